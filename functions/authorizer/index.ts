@@ -1,0 +1,77 @@
+/**
+ * REQUEST authorizer on `$connect`. A missing or invalid token throws `Unauthorized` (API Gateway: 401);
+ * a valid token for another room, or no `classRoomId`, gets a Deny policy (403). The Allow policy's
+ * context (userId, name, role, classRoomId) reaches every later route in `requestContext.authorizer`.
+ */
+import {
+  authSettings,
+  canJoin,
+  count,
+  createVerifier,
+  logger,
+  Metric,
+  metrics,
+  secretString,
+  TokenError,
+  type Verifier,
+  verifyToken,
+} from '@classroom/shared';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+
+const settings = authSettings();
+let verifier: Promise<Verifier> | undefined;
+
+function getVerifier(): Promise<Verifier> {
+  verifier ??= (async () => {
+    const secret = settings.jwksUrl
+      ? undefined
+      : (settings.secret ?? (await secretString(settings.secretArn as string)));
+    return createVerifier(settings, secret);
+  })().catch((error: unknown) => {
+    verifier = undefined;
+    throw error;
+  });
+  return verifier;
+}
+
+function policy(
+  principalId: string,
+  effect: 'Allow' | 'Deny',
+  resource: string,
+  context?: Record<string, string>,
+): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }],
+    },
+    ...(context ? { context } : {}),
+  };
+}
+
+export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  const query = event.queryStringParameters ?? {};
+  const classRoomId = query.classRoomId ?? undefined;
+  try {
+    const identity = await verifyToken(await getVerifier(), query.token ?? undefined);
+    if (!canJoin(identity, classRoomId)) {
+      count(Metric.AuthFailures);
+      logger.info('connection denied: room not in token', { userId: identity.userId, classRoomId });
+      return policy(identity.userId, 'Deny', event.methodArn);
+    }
+    return policy(identity.userId, 'Allow', event.methodArn, {
+      userId: identity.userId,
+      name: identity.name,
+      role: identity.role,
+      classRoomId,
+    });
+  } catch (error) {
+    if (!(error instanceof TokenError)) throw error;
+    count(Metric.AuthFailures);
+    logger.info('connection refused: bad token', { reason: error.message });
+    throw new Error('Unauthorized');
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,44 @@
+/** `$connect`: store the member and announce `join` to the room when it is the user's first connection. */
+import {
+  broadcasterFor,
+  callerOf,
+  count,
+  fanout,
+  logger,
+  Metric,
+  metrics,
+  presenceFrame,
+  roomStore,
+  type WebSocketEvent,
+} from '@classroom/shared';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+
+export async function handler(event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResult> {
+  try {
+    const caller = callerOf(event);
+    const store = await roomStore();
+    const { others, firstForUser } = await store.addMember(
+      caller.classRoomId,
+      caller.connectionId,
+      caller.member,
+    );
+    count(Metric.Connections);
+    if (firstForUser && others.length > 0) {
+      // The new socket is not open yet (a post to it would get 410), so only the others hear the join.
+      await fanout(
+        store,
+        broadcasterFor(event, context),
+        caller.classRoomId,
+        others,
+        presenceFrame('join', caller.member),
+      );
+    }
+    return { statusCode: 200, body: '' };
+  } catch (error) {
+    count(Metric.HandlerErrors);
+    logger.error('connect failed', { error: error as Error });
+    return { statusCode: 500, body: 'Internal error' };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,21 @@
+/** Jest projects: unit tests touch no network; handler and integration tests use a real redis-server. */
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  testTimeout: 15_000,
+  moduleNameMapper: { '^@classroom/shared$': '<rootDir>/layers/shared/src/index.ts' },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'handlers',
+      testMatch: ['<rootDir>/test/handlers/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,123 @@
+/**
+ * Typed configuration accessors. Each one reads the environment once and fails with a message that
+ * names the variable, so a misconfigured function dies at cold start instead of on the first message.
+ */
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function getString(name: string, fallback?: string): string {
+  const value = process.env[name];
+  if (value !== undefined && value !== '') return value;
+  if (fallback !== undefined) return fallback;
+  throw new ConfigError(`Environment variable ${name} is required but not set`);
+}
+
+export function getOptionalString(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function getInteger(
+  name: string,
+  fallback: number,
+  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  // Decimal integers only: Number() alone would read "  " as 0 and accept "1e3" or "0x10".
+  const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `Environment variable ${name} must be an integer in [${min}, ${max}], got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+export function getBoolean(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`Environment variable ${name} must be true or false, got "${raw}"`);
+}
+
+/** Settings of the room store and the rate limiter. */
+export interface RoomSettings {
+  historyLimit: number;
+  roomTtlSeconds: number;
+  connectionTtlSeconds: number;
+  ratePerSecond: number;
+  rateBurst: number;
+}
+
+export function roomSettings(): RoomSettings {
+  return {
+    historyLimit: getInteger('ROOM_HISTORY_LIMIT', 1000, { min: 1, max: 100_000 }),
+    roomTtlSeconds: getInteger('ROOM_TTL_SECONDS', 86_400, { min: 60 }),
+    connectionTtlSeconds: getInteger('CONNECTION_TTL_SECONDS', 7_500, { min: 60 }),
+    ratePerSecond: getInteger('RATE_LIMIT_PER_SECOND', 20, { min: 1, max: 10_000 }),
+    rateBurst: getInteger('RATE_LIMIT_BURST', 40, { min: 1, max: 10_000 }),
+  };
+}
+
+/** Where Redis is: a URL locally, host/port/TLS/auth secret on AWS. */
+export interface RedisSettings {
+  url?: string;
+  host?: string;
+  port: number;
+  tls: boolean;
+  authSecretArn?: string;
+}
+
+export function redisSettings(): RedisSettings {
+  const url = getOptionalString('REDIS_URL');
+  // The URL replaces host, port and TLS only; an auth secret still applies (docs/design.md).
+  if (url) {
+    return {
+      url,
+      port: 6379,
+      tls: url.startsWith('rediss:'),
+      authSecretArn: getOptionalString('REDIS_AUTH_SECRET_ARN'),
+    };
+  }
+  return {
+    host: getString('REDIS_HOST'),
+    port: getInteger('REDIS_PORT', 6379, { min: 1, max: 65_535 }),
+    tls: getBoolean('REDIS_TLS', true),
+    authSecretArn: getOptionalString('REDIS_AUTH_SECRET_ARN'),
+  };
+}
+
+/** How tokens are verified: a JWKS URL wins over an HS256 secret (given directly or by secret ARN). */
+export interface AuthSettings {
+  jwksUrl?: string;
+  secret?: string;
+  secretArn?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export function authSettings(): AuthSettings {
+  const settings: AuthSettings = {
+    jwksUrl: getOptionalString('JWKS_URL'),
+    secret: getOptionalString('JWT_SECRET'),
+    secretArn: getOptionalString('JWT_SECRET_ARN'),
+    issuer: getOptionalString('JWT_ISSUER'),
+    audience: getOptionalString('JWT_AUDIENCE'),
+  };
+  if (!settings.jwksUrl && !settings.secret && !settings.secretArn) {
+    throw new ConfigError('Set one of JWKS_URL, JWT_SECRET_ARN or JWT_SECRET to verify tokens');
+  }
+  return settings;
+}
+
+/** The management API endpoint when configured (emulators, the SQS publish path). */
+export function managementEndpoint(): string | undefined {
+  return getOptionalString('MANAGEMENT_ENDPOINT');
+}

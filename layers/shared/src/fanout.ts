@@ -1,0 +1,48 @@
+/**
+ * Delivery to a room with its bookkeeping: metrics, pruning of connections that answered 410, and a
+ * `leave` announcement for users whose last connection turned out to be gone.
+ */
+import type { Broadcaster, BroadcastResult } from './broadcaster';
+import { count, logger, Metric } from './observability';
+import type { Member, ServerFrame } from './protocol';
+import type { RoomStore } from './room-store';
+
+export interface FanoutOptions {
+  /** Announce `leave` for users whose last connection was pruned (not done for the announcement itself). */
+  announceLeaves?: boolean;
+}
+
+export async function fanout(
+  store: RoomStore,
+  broadcaster: Broadcaster,
+  roomId: string,
+  connectionIds: readonly string[],
+  frame: string,
+  { announceLeaves = true }: FanoutOptions = {},
+): Promise<BroadcastResult> {
+  const result = await broadcaster.send(connectionIds, frame);
+  count(Metric.Deliveries, result.delivered.length);
+  count(Metric.DeliveryRetries, result.retries);
+  if (result.failed.length > 0) {
+    count(Metric.FailedDeliveries, result.failed.length);
+    logger.warn('deliveries failed after retries', { roomId, failed: result.failed.length });
+  }
+  if (result.gone.length > 0) {
+    const { remaining, goneMembers } = await store.removeMembers(roomId, result.gone);
+    count(Metric.StaleConnectionsPruned, result.gone.length);
+    logger.info('pruned stale connections', { roomId, pruned: result.gone.length });
+    if (announceLeaves && goneMembers.length > 0 && remaining.length > 0) {
+      for (const member of goneMembers) {
+        await fanout(store, broadcaster, roomId, remaining, presenceFrame('leave', member), {
+          announceLeaves: false,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+export function presenceFrame(event: 'join' | 'leave', member: Member): string {
+  const frame: ServerFrame = { type: 'presence', event, member };
+  return JSON.stringify(frame);
+}

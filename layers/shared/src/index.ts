@@ -1,0 +1,15 @@
+/** The shared layer: everything the route handlers have in common. */
+
+export { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+export * from './auth';
+export * from './backoff';
+export * from './broadcaster';
+export * from './config';
+export * from './fanout';
+export * from './message';
+export * from './observability';
+export * from './protocol';
+export * from './redis';
+export * from './room-store';
+export * from './runtime';
+export { secretString } from './secrets';

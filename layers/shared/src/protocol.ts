@@ -1,0 +1,216 @@
+/**
+ * The wire protocol of SPEC §4: client actions, server frames and the error codes, in one module.
+ * Parsing is strict and never throws on client input: it returns a typed request or a wire error.
+ */
+
+export const ErrorCode = {
+  BadRequest: 'bad_request',
+  UnknownAction: 'unknown_action',
+  Forbidden: 'forbidden',
+  TooLarge: 'too_large',
+  RateLimited: 'rate_limited',
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** API Gateway's limit for one frame sent to a client (PostToConnection or a route response). */
+export const MAX_OUTBOUND_FRAME_BYTES = 128 * 1024;
+export const MAX_KIND_LENGTH = 32;
+export const MAX_CLIENT_MSG_ID_LENGTH = 64;
+export const DEDUPE_WINDOW_SECONDS = 60;
+
+export const Role = { Teacher: 'teacher', Student: 'student', System: 'system' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export interface Member {
+  userId: string;
+  name: string;
+  role: Role;
+}
+
+export const SYSTEM_SENDER: Member = { userId: 'system', name: 'system', role: Role.System };
+
+export interface MessageFrame {
+  type: 'message';
+  classRoomId: string;
+  seq?: number;
+  id: string;
+  from: Member;
+  kind: string;
+  data: unknown;
+  sentAt: number;
+}
+
+export type ServerFrame =
+  | MessageFrame
+  | { type: 'ack'; clientMsgId: string; seq?: number; id: string }
+  | {
+      type: 'history';
+      classRoomId: string;
+      messages: MessageFrame[];
+      lastSeq: number;
+      done: boolean;
+      complete: boolean;
+    }
+  | { type: 'presence'; event: 'join' | 'leave'; member: Member }
+  | { type: 'presence'; event: 'snapshot'; members: Member[] }
+  | { type: 'direct'; classRoomId: string; id: string; kind: string; data: unknown; sentAt: number }
+  | { type: 'classEnded'; classRoomId: string; by: Member }
+  | { type: 'pong' }
+  | ErrorFrame;
+
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  action?: string;
+  clientMsgId?: string;
+}
+
+/** The client actions the API routes (`$request.body.action`). */
+export const Action = {
+  SendMessage: 'sendMessage',
+  Resume: 'resume',
+  Presence: 'presence',
+  EndClass: 'endClass',
+  Ping: 'ping',
+} as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+export interface SendMessageRequest {
+  action: 'sendMessage';
+  kind: string;
+  data: unknown;
+  clientMsgId?: string;
+  transient: boolean;
+  classRoomId?: string;
+}
+
+export interface ResumeRequest {
+  action: 'resume';
+  afterSeq: number;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ErrorFrame };
+
+export function errorFrame(
+  code: ErrorCode,
+  message: string,
+  extra: { action?: string; clientMsgId?: string } = {},
+): ErrorFrame {
+  const frame: ErrorFrame = { type: 'error', code, message };
+  if (extra.action !== undefined) frame.action = extra.action;
+  if (extra.clientMsgId !== undefined) frame.clientMsgId = extra.clientMsgId;
+  return frame;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses a frame body into a JSON object; a non-JSON or non-object body is a `bad_request`. */
+export function parseBody(body: string | null | undefined): ParseResult<Record<string, unknown>> {
+  if (typeof body !== 'string' || body.length === 0) {
+    return { ok: false, error: errorFrame(ErrorCode.BadRequest, 'Frame must be a JSON object') };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return { ok: false, error: errorFrame(ErrorCode.BadRequest, 'Frame is not valid JSON') };
+  }
+  if (!isPlainObject(value)) {
+    return { ok: false, error: errorFrame(ErrorCode.BadRequest, 'Frame must be a JSON object') };
+  }
+  return { ok: true, value };
+}
+
+/** A string field that is safe to echo back in an error frame (bounded, string). */
+function echoable(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' && value.length <= max ? value : undefined;
+}
+
+export function parseSendMessage(body: Record<string, unknown>): ParseResult<SendMessageRequest> {
+  const clientMsgId = echoable(body.clientMsgId, MAX_CLIENT_MSG_ID_LENGTH);
+  const fail = (message: string): ParseResult<SendMessageRequest> => ({
+    ok: false,
+    error: errorFrame(ErrorCode.BadRequest, message, { action: Action.SendMessage, clientMsgId }),
+  });
+  const { kind, data, transient } = body;
+  if (typeof kind !== 'string' || kind.length < 1 || kind.length > MAX_KIND_LENGTH) {
+    return fail(`kind must be a string of 1 to ${MAX_KIND_LENGTH} characters`);
+  }
+  if (!('data' in body) || data === undefined) return fail('data is required');
+  if (body.clientMsgId !== undefined) {
+    if (
+      typeof body.clientMsgId !== 'string' ||
+      body.clientMsgId.length < 1 ||
+      body.clientMsgId.length > MAX_CLIENT_MSG_ID_LENGTH
+    ) {
+      return fail(`clientMsgId must be a string of 1 to ${MAX_CLIENT_MSG_ID_LENGTH} characters`);
+    }
+  }
+  if (transient !== undefined && typeof transient !== 'boolean') return fail('transient must be a boolean');
+  if (body.classRoomId !== undefined && typeof body.classRoomId !== 'string') {
+    return fail('classRoomId must be a string');
+  }
+  return {
+    ok: true,
+    value: {
+      action: 'sendMessage',
+      kind,
+      data,
+      clientMsgId: body.clientMsgId as string | undefined,
+      transient: transient === true,
+      classRoomId: body.classRoomId as string | undefined,
+    },
+  };
+}
+
+export function parseResume(body: Record<string, unknown>): ParseResult<ResumeRequest> {
+  const { afterSeq } = body;
+  if (typeof afterSeq !== 'number' || !Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+    return {
+      ok: false,
+      error: errorFrame(ErrorCode.BadRequest, 'afterSeq must be an integer >= 0', { action: Action.Resume }),
+    };
+  }
+  return { ok: true, value: { action: 'resume', afterSeq } };
+}
+
+/** Byte length of a frame as sent (UTF-8). */
+export function frameBytes(frame: string): number {
+  return Buffer.byteLength(frame, 'utf8');
+}
+
+/**
+ * Splits stored messages into `history` frames that each stay under the outbound limit. Messages are
+ * already serialised (as stored), so frames are assembled from their JSON text without re-encoding.
+ */
+export function historyFrames(
+  classRoomId: string,
+  storedMessages: string[],
+  lastSeq: number,
+  complete: boolean,
+  maxBytes = MAX_OUTBOUND_FRAME_BYTES,
+): string[] {
+  const head = (done: boolean) =>
+    `{"type":"history","classRoomId":${JSON.stringify(classRoomId)},"lastSeq":${lastSeq},"done":${done},"complete":${complete},"messages":[`;
+  const overhead = frameBytes(head(false)) + 2;
+  const frames: string[] = [];
+  let batch: string[] = [];
+  let batchBytes = overhead;
+  const flush = (done: boolean) => {
+    frames.push(`${head(done)}${batch.join(',')}]}`);
+    batch = [];
+    batchBytes = overhead;
+  };
+  for (const message of storedMessages) {
+    const size = frameBytes(message) + 1;
+    if (batch.length > 0 && batchBytes + size > maxBytes) flush(false);
+    batch.push(message);
+    batchBytes += size;
+  }
+  flush(true);
+  return frames;
+}

@@ -1,0 +1,113 @@
+/**
+ * What every WebSocket route handler shares: identity from the authorizer context, the store and
+ * broadcaster for the invocation, replies, and one wrapper that logs, counts and never leaks internals.
+ */
+import type { APIGatewayProxyResult, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+import { Broadcaster, endpointFor, managementApi } from './broadcaster';
+import { managementEndpoint, roomSettings } from './config';
+import { count, logger, Metric, metrics } from './observability';
+import { ErrorCode, errorFrame, type Member, type Role, type ServerFrame } from './protocol';
+import { getRedis } from './redis';
+import { RoomStore } from './room-store';
+
+/** The WebSocket event with the authorizer context API Gateway adds once a Lambda authorizer is attached. */
+export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
+  requestContext: APIGatewayProxyWebsocketEventV2['requestContext'] & {
+    authorizer?: Record<string, unknown> | null;
+    disconnectStatusCode?: number;
+    disconnectReason?: string;
+  };
+};
+
+export interface Caller {
+  connectionId: string;
+  classRoomId: string;
+  member: Member;
+}
+
+export class MissingIdentityError extends Error {
+  constructor() {
+    super('requestContext.authorizer lacks userId/classRoomId: is the authorizer attached to $connect?');
+    this.name = 'MissingIdentityError';
+  }
+}
+
+/** Identity from `requestContext.authorizer` only (never from the body). */
+export function callerOf(event: WebSocketEvent): Caller {
+  const auth = event.requestContext.authorizer ?? {};
+  const userId = auth.userId;
+  const classRoomId = auth.classRoomId;
+  if (typeof userId !== 'string' || typeof classRoomId !== 'string' || !userId || !classRoomId) {
+    throw new MissingIdentityError();
+  }
+  const name = typeof auth.name === 'string' && auth.name ? auth.name : userId;
+  const role = (auth.role === 'teacher' ? 'teacher' : 'student') as Role;
+  return { connectionId: event.requestContext.connectionId, classRoomId, member: { userId, name, role } };
+}
+
+export function reply(frame: ServerFrame): APIGatewayProxyResult {
+  return { statusCode: 200, body: JSON.stringify(frame) };
+}
+
+export const noReply: APIGatewayProxyResult = { statusCode: 200, body: '' };
+
+let settings: ReturnType<typeof roomSettings> | undefined;
+let configuredEndpoint: string | null | undefined;
+
+/** The room store on the container's Redis client. */
+export async function roomStore(): Promise<RoomStore> {
+  settings ??= roomSettings();
+  return new RoomStore(await getRedis(), settings);
+}
+
+/** A broadcaster for this invocation: endpoint from configuration or the request, deadline from the context. */
+export function broadcasterFor(
+  event: { requestContext: { domainName: string; stage: string } },
+  context?: Context,
+  configured?: string,
+) {
+  if (configuredEndpoint === undefined) configuredEndpoint = managementEndpoint() ?? null;
+  configured ??= configuredEndpoint ?? undefined;
+  const endpoint = endpointFor(event.requestContext.domainName, event.requestContext.stage, configured);
+  return new Broadcaster(managementApi(endpoint), {
+    remainingMs: () => context?.getRemainingTimeInMillis?.() ?? 30_000,
+  });
+}
+
+export type RouteHandler = (event: WebSocketEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/**
+ * Wraps a route: logger keys, metrics flushed per invocation, and any unexpected error answered with an
+ * `internal` error frame (the detail is logged, never sent).
+ */
+export function route(action: string, handler: RouteHandler): RouteHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    logger.appendKeys({
+      route: event.requestContext.routeKey,
+      connectionId: event.requestContext.connectionId,
+    });
+    try {
+      return await handler(event, context);
+    } catch (error) {
+      count(Metric.HandlerErrors);
+      logger.error('route failed', { action, error: error as Error });
+      return reply(errorFrame(ErrorCode.Internal, 'Internal error, please retry', { action }));
+    } finally {
+      metrics.publishStoredMetrics();
+      logger.resetKeys();
+    }
+  };
+}
+
+/** Parsed JSON of a body, or undefined: used only to echo `clientMsgId` and `action` into error frames. */
+export function looseBody(body: string | undefined | null): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(body ?? '');
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}

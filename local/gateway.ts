@@ -1,0 +1,727 @@
+/**
+ * A local API Gateway WebSocket API for a SAM template: one HTTP server on 127.0.0.1 serving the
+ * WebSocket API at `/STAGE` and the `@connections` management API on the same port, running the
+ * template's Lambda handlers in-process. See local/README.md for the options and the known differences.
+ */
+import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  type ConnectionInfo,
+  type HandshakeInfo,
+  authorizerEvent,
+  awsId,
+  connectEvent,
+  disconnectEvent,
+  errorFrame,
+  handshakeInfo,
+  messageEvent,
+  randomApiId,
+} from './events';
+import { FrameGuard } from './frame-guard';
+import { FunctionRuntime, type InvocationOutcome, invocationLine } from './lambda-runtime';
+import { type FaultInjection, type ManagedConnection, handleManagementRequest } from './management-api';
+import { selectRoute } from './route-selection';
+import { LocalQueues, SqsEventSource, createSqsClient } from './sqs-source';
+import { type AuthorizerDef, type RouteDef, type TemplateModel, type WebSocketApiDef, loadTemplate } from './template';
+
+/** Where the gateway listens, for options computed from it. */
+export interface GatewayAddress {
+  port: number;
+  /** `ws://127.0.0.1:PORT/STAGE` */
+  url: string;
+  /** `http://127.0.0.1:PORT/STAGE` (the `@connections` endpoint for ApiGatewayManagementApiClient) */
+  managementEndpoint: string;
+}
+
+export interface GatewayOptions {
+  templatePath: string;
+  /** Default 3001; 0 picks a free port. */
+  port?: number;
+  /** Loopback only: `127.0.0.1` (default), `::1` or `localhost`. */
+  host?: string;
+  /** Default: the template's stage name, else `local`. */
+  stage?: string;
+  /** The WebSocket API to serve when the template has several. */
+  apiLogicalId?: string;
+  /** `requestContext.apiId` (default: random, 10 characters). */
+  apiId?: string;
+  parameterOverrides?: Record<string, string>;
+  /** Variables for every function (win over the template); may be computed from the address. */
+  envOverrides?: Record<string, string> | ((address: GatewayAddress) => Record<string, string>);
+  /** Variables per function logical id (win over `envOverrides`); may be computed from the address. */
+  functionEnv?:
+    | Record<string, Record<string, string>>
+    | ((address: GatewayAddress) => Record<string, Record<string, string>>);
+  /** Sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to dummy values when neither they nor AWS_PROFILE are set. Default true. */
+  dummyCredentials?: boolean;
+  region?: string;
+  accountId?: string;
+  stackName?: string;
+  /** Idle timeout (default 10 min) and maximum connection duration (default 2 h). */
+  idleTimeoutMs?: number;
+  hardTimeoutMs?: number;
+  /** Frame limit (default 32 KB), message limit (default 128 KB), PostToConnection limit (default 128 KB). */
+  maxFrameBytes?: number;
+  maxMessageBytes?: number;
+  maxPostBytes?: number;
+  /** Integration timeout when the template sets no TimeoutInMillis (default 29 s). */
+  integrationTimeoutMs?: number;
+  /** Reload handler modules when files under the functions' CodeUri or the layers' ContentUri change. */
+  watch?: boolean;
+  /** More directories to watch. */
+  watchPaths?: string[];
+  /** Load every function at start instead of at its first invocation. */
+  preload?: boolean;
+  /** SQS-compatible endpoint feeding the template's SQS event sources (default: $SQS_ENDPOINT). */
+  sqsEndpoint?: string;
+  /** Queue URLs by logical id, instead of creating the queues on the endpoint. */
+  queueUrls?: Record<string, string>;
+  /** Long-poll wait (default 20 s; short in tests). */
+  sqsWaitTimeSeconds?: number;
+  /** TEST ONLY: fail or delay management API requests. */
+  faults?: FaultInjection;
+  /** Requests that are neither the WebSocket API nor `@connections`: return true when handled. */
+  httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** One line per event (default: console.log with a `[gateway]` prefix). */
+  logger?: (line: string) => void;
+}
+
+type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
+
+interface Connection extends ConnectionInfo, ManagedConnection {
+  state: ConnectionState;
+  ws?: WebSocket;
+  /** Set when the gateway closes the socket: what `$disconnect` reports. */
+  serverClose?: { code: number; reason: string };
+  oversize: boolean;
+  idleTimer?: NodeJS.Timeout;
+  hardTimer?: NodeJS.Timeout;
+  closed: Promise<void>;
+  markClosed: () => void;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const SELECTED_PROTOCOL = Symbol('selectedProtocol');
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+export const CLOSE = {
+  /** DeleteConnection: what `$disconnect` reports (the client gets 1000 with no reason). */
+  deleted: { code: 1000, reason: 'Connection Closed Normally' },
+  /** Idle or maximum duration timeout, gateway shutdown. */
+  goingAway: { code: 1001, reason: 'Going away' },
+  /** Binary frame (API Gateway does not accept them). */
+  binary: { code: 1003, reason: 'Binary frames are not supported' },
+  /** A frame over the frame limit or a message over the message limit. */
+  tooBig: { code: 1009, reason: 'Message too big' },
+  noStatus: { code: 1005, reason: 'Client-side close frame status not set' },
+} as const;
+
+export class Gateway {
+  readonly host: string;
+  readonly port: number;
+  readonly stage: string;
+  readonly apiId: string;
+  /** `ws://127.0.0.1:PORT/STAGE` */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT/STAGE`: the endpoint to give ApiGatewayManagementApiClient. */
+  readonly managementEndpoint: string;
+  readonly template: TemplateModel;
+  readonly api: WebSocketApiDef;
+  readonly runtime: FunctionRuntime;
+
+  private readonly connections = new Map<string, Connection>();
+  private readonly pendingSockets = new Set<Duplex>();
+  private readonly wss: WebSocketServer;
+  private readonly log: (line: string) => void;
+  private readonly sqsSources: SqsEventSource[] = [];
+  private readonly queueUrlsById: Record<string, string> = {};
+  private watcher?: { close(): Promise<void> };
+  private closing?: Promise<void>;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: GatewayOptions,
+    address: { host: string; port: number; apiId: string },
+    template: TemplateModel,
+    log: (line: string) => void,
+  ) {
+    this.host = address.host;
+    this.port = address.port;
+    this.apiId = address.apiId;
+    this.template = template;
+    this.api = template.webSocketApi as WebSocketApiDef;
+    this.stage = options.stage ?? this.api.stageName ?? 'local';
+    const hostPort = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    this.url = `ws://${hostPort}/${this.stage}`;
+    this.managementEndpoint = `http://${hostPort}/${this.stage}`;
+    this.log = log;
+    const address_: GatewayAddress = { port: this.port, url: this.url, managementEndpoint: this.managementEndpoint };
+    const envOverrides =
+      typeof options.envOverrides === 'function' ? options.envOverrides(address_) : (options.envOverrides ?? {});
+    const noCredentials = !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
+    this.runtime = new FunctionRuntime({
+      functions: template.functions,
+      envOverrides,
+      functionEnv: typeof options.functionEnv === 'function' ? options.functionEnv(address_) : options.functionEnv,
+      envDefaults: {
+        AWS_REGION: template.region,
+        AWS_DEFAULT_REGION: template.region,
+        ...(options.dummyCredentials !== false && noCredentials
+          ? { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }
+          : {}),
+      },
+      log,
+    });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.maxMessageBytes,
+      // API Gateway selects a subprotocol only when $connect returns Sec-WebSocket-Protocol.
+      handleProtocols: (_protocols, req) => (req as unknown as Record<symbol, string | undefined>)[SELECTED_PROTOCOL] ?? false,
+    });
+  }
+
+  /** Listens, reads the template and starts the SQS sources; rejects (and closes) on any setup error. */
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const host = options.host ?? '127.0.0.1';
+    if (!LOOPBACK.has(host)) throw new Error(`gateway: host must be a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
+    const log = options.logger ?? ((line: string) => console.log(`[gateway] ${line}`));
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 3001, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    let gateway: Gateway;
+    try {
+      const apiId = options.apiId ?? randomApiId();
+      const template = loadTemplate(options.templatePath, {
+        parameterOverrides: options.parameterOverrides,
+        region: options.region,
+        accountId: options.accountId,
+        stackName: options.stackName,
+        apiLogicalId: options.apiLogicalId,
+        apiId,
+        apiEndpoint: `ws://${host}:${port}`,
+      });
+      if (!template.webSocketApi) throw new Error(`gateway: ${template.path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET`);
+      gateway = new Gateway(server, options, { host: host === 'localhost' ? '127.0.0.1' : host, port, apiId }, template, log);
+    } catch (error) {
+      await new Promise((resolve) => server.close(resolve));
+      throw error;
+    }
+    try {
+      await gateway.setup();
+    } catch (error) {
+      await gateway.close();
+      throw error;
+    }
+    return gateway;
+  }
+
+  /** Ids of the open connections. */
+  connectionIds(): string[] {
+    return [...this.connections.values()].filter((c) => c.state === 'open').map((c) => c.connectionId);
+  }
+
+  /** Queue URLs of the SQS sources (and their dead-letter queues), by logical id. */
+  get queueUrls(): Record<string, string> {
+    return { ...this.queueUrlsById };
+  }
+
+  /** DeleteConnection: closes the socket (1000) and runs `$disconnect`. False when not open. */
+  deleteConnection(connectionId: string): boolean {
+    const connection = this.openConnection(connectionId);
+    if (!connection) return false;
+    this.closeFromServer(connection, CLOSE.deleted, '');
+    return true;
+  }
+
+  /** Stops everything: open sockets get 1001 and their `$disconnect` runs; the environment is restored. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private get maxMessageBytes(): number {
+    return this.options.maxMessageBytes ?? 128 * 1024;
+  }
+
+  private async setup(): Promise<void> {
+    for (const warning of this.template.warnings) this.log(`template: ${warning}`);
+    this.runtime.applyEnvironment();
+    this.logUnresolvedEnvironment();
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server.on('request', (req, res) => this.onRequest(req, res));
+    if (this.options.preload) {
+      for (const [id, def] of this.template.functions) if (!def.problem) this.runtime.preload(id);
+    }
+    if (this.options.watch) await this.startWatching();
+    await this.startSqsSources();
+    const routes = [...this.api.routes.values()]
+      .map((r) => `${r.routeKey}→${r.functionId ?? '?'}${r.twoWay ? ' (two-way)' : ''}${r.authorizer ? ` (authorizer ${r.authorizer.functionId})` : ''}`)
+      .join(', ');
+    this.log(`${this.api.logicalId} (${this.api.routeSelectionExpression}) at ${this.url}: ${routes}`);
+    this.log(`management API at ${this.managementEndpoint}/@connections/{connectionId}`);
+  }
+
+  private logUnresolvedEnvironment(): void {
+    const overridden = (fn: string, name: string) => name in (this.runtime.environments.get(fn) ?? {}) &&
+      this.runtime.environments.get(fn)?.[name] !== '';
+    const names = new Set<string>();
+    for (const def of this.template.functions.values()) {
+      for (const name of def.unresolvedEnvironment) if (!overridden(def.logicalId, name)) names.add(name);
+    }
+    if (names.size > 0) {
+      this.log(`environment: ${[...names].join(', ')} cannot be resolved locally and are empty (override them if needed)`);
+    }
+  }
+
+  // ---- WebSocket handshake -------------------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/$/, '');
+    if (this.closing) return rejectHandshake(socket, 503, 'Service Unavailable');
+    if (path !== `/${this.stage}`) return rejectHandshake(socket, 403, 'Forbidden');
+    const key = req.headers['sec-websocket-key'];
+    const version = req.headers['sec-websocket-version'];
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || !key || !WS_KEY.test(key) || (version !== '13' && version !== '8')) {
+      return rejectHandshake(socket, 400, 'Bad Request');
+    }
+    void this.handshake(req, socket, head);
+  }
+
+  private async handshake(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const now = Date.now();
+    let markClosed = () => {};
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const connection: Connection = {
+      connectionId: awsId(),
+      connectedAt: now,
+      lastActiveAt: now,
+      sourceIp: normalizeIp(req.socket.remoteAddress),
+      userAgent: req.headers['user-agent'] ?? '',
+      apiId: this.apiId,
+      stage: this.stage,
+      domainName: `${this.host}:${this.port}`,
+      state: 'connecting',
+      oversize: false,
+      closed,
+      markClosed,
+    };
+    this.connections.set(connection.connectionId, connection);
+    this.pendingSockets.add(socket);
+    let socketGone = false;
+    socket.once('close', () => {
+      socketGone = true;
+    });
+    const fail = (status: number, message: string) => {
+      this.forget(connection);
+      rejectHandshake(socket, status, message);
+    };
+    try {
+      const handshake = handshakeInfo(req, connection.sourceIp, this.port);
+      const route = this.api.routes.get('$connect');
+      if (route?.authorizer) {
+        const status = await this.authorize(connection, route.authorizer, handshake);
+        if (status !== 200) return fail(status, status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Internal server error');
+      }
+      let protocol: string | undefined;
+      const connectRan = route !== undefined;
+      if (route) {
+        const requestId = awsId();
+        const event = connectEvent(connection, handshake, this.api.stageVariables, requestId, Date.now());
+        const outcome = await this.invokeRoute(route, connection, event);
+        if (!outcome.ok) return fail(500, 'Internal server error');
+        const status = statusOf(outcome.value);
+        if (status >= 400) return fail(status, '');
+        protocol = headerOf(outcome.value, 'sec-websocket-protocol');
+      }
+      if (socketGone || this.closing) {
+        // The client left (or we are stopping) while $connect ran: it connected, so it disconnects.
+        this.forget(connection);
+        if (!socketGone) rejectHandshake(socket, 503, 'Service Unavailable');
+        if (connectRan) this.runDisconnect(connection, 1006, '');
+        return;
+      }
+      (req as unknown as Record<symbol, string | undefined>)[SELECTED_PROTOCOL] = protocol;
+      this.pendingSockets.delete(socket);
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(connection, ws, socket));
+    } catch (error) {
+      this.log(`$connect ${connection.connectionId} failed: ${(error as Error).message}`);
+      fail(500, 'Internal server error');
+    }
+  }
+
+  /** Runs the REQUEST authorizer; 200 to go on, else the handshake's status. */
+  private async authorize(connection: Connection, authorizer: AuthorizerDef, handshake: HandshakeInfo): Promise<number> {
+    const missing = authorizer.identitySources.find((source) => !identityValue(source, handshake, this.api.stageVariables));
+    if (missing) {
+      this.log(invocationLine('authorizer', authorizer.functionId ?? '?', connection.connectionId, `401 (no ${missing})`, 0));
+      return 401;
+    }
+    if (authorizer.problem || !authorizer.functionId) {
+      this.log(`authorizer ${authorizer.logicalId}: ${authorizer.problem}`);
+      return 500;
+    }
+    const event = authorizerEvent(
+      connection,
+      handshake,
+      this.api.stageVariables,
+      this.template.region,
+      this.template.accountId,
+      awsId(),
+      Date.now(),
+    );
+    const outcome = await this.runtime.invoke(authorizer.functionId, event);
+    let status: number;
+    let verdict: string;
+    if (!outcome.ok) {
+      status = outcome.error?.message === 'Unauthorized' ? 401 : 500;
+      verdict = status === 401 ? 'Unauthorized' : outcome.timedOut ? 'timeout' : `error (${outcome.error?.message})`;
+    } else {
+      try {
+        const result = outcome.value as AuthorizerResult;
+        const allowed = policyAllows(result?.policyDocument, event.methodArn as string);
+        if (allowed) connection.authorizer = authorizerContext(result);
+        status = allowed ? 200 : 403;
+        verdict = allowed ? 'Allow' : 'Deny';
+      } catch (error) {
+        status = 500;
+        verdict = `invalid response (${(error as Error).message})`;
+      }
+    }
+    this.log(invocationLine('authorizer', authorizer.functionId, connection.connectionId, verdict, outcome.durationMs));
+    return status;
+  }
+
+  private onOpen(connection: Connection, ws: WebSocket, socket: Duplex): void {
+    connection.ws = ws;
+    connection.state = 'open';
+    const guard = new FrameGuard(this.options.maxFrameBytes ?? 32 * 1024, this.maxMessageBytes);
+    // Runs before ws parses the same bytes, so an oversized message is never routed.
+    socket.prependListener('data', (chunk: Buffer) => {
+      if (!connection.oversize && guard.push(chunk)) {
+        connection.oversize = true;
+        this.closeFromServer(connection, CLOSE.tooBig);
+      }
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => void this.onMessage(connection, data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(connection, code, reason.toString('utf8')));
+    ws.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connection.serverClose ??= CLOSE.tooBig;
+    });
+    const idleMs = this.options.idleTimeoutMs ?? 10 * 60 * 1000;
+    const checkIdle = () => {
+      const idleFor = Date.now() - connection.lastActiveAt;
+      if (idleFor >= idleMs) this.closeFromServer(connection, CLOSE.goingAway);
+      else connection.idleTimer = setTimeout(checkIdle, idleMs - idleFor);
+    };
+    connection.idleTimer = setTimeout(checkIdle, idleMs);
+    connection.hardTimer = setTimeout(
+      () => this.closeFromServer(connection, CLOSE.goingAway),
+      this.options.hardTimeoutMs ?? 2 * 60 * 60 * 1000,
+    );
+  }
+
+  // ---- Messages --------------------------------------------------------------------------------------
+
+  private async onMessage(connection: Connection, data: Buffer, isBinary: boolean): Promise<void> {
+    if (connection.state !== 'open' || connection.oversize) return;
+    connection.lastActiveAt = Date.now();
+    if (isBinary) {
+      this.closeFromServer(connection, CLOSE.binary);
+      return;
+    }
+    const body = data.toString('utf8');
+    const requestId = awsId();
+    const routeKey = selectRoute(this.api.routeSelectionExpression, body, this.api.routes);
+    if (!routeKey) {
+      this.reply(connection, errorFrame('Forbidden', connection.connectionId, requestId));
+      this.log(invocationLine('(no route)', '-', connection.connectionId, 'Forbidden', 0));
+      return;
+    }
+    const route = this.api.routes.get(routeKey) as RouteDef;
+    const event = messageEvent(connection, routeKey, body, this.api.stageVariables, requestId, Date.now());
+    const outcome = await this.invokeRoute(route, connection, event);
+    if (!outcome.ok) {
+      const functionTimeoutMs = (this.template.functions.get(route.functionId ?? '')?.timeoutSeconds ?? 0) * 1000;
+      const integrationTimedOut = outcome.timedOut && this.integrationTimeout(route) < functionTimeoutMs;
+      const message = integrationTimedOut ? 'Endpoint request timed out' : 'Internal server error';
+      this.reply(connection, errorFrame(message, connection.connectionId, requestId));
+      return;
+    }
+    if (route.twoWay) {
+      const reply = bodyOf(outcome.value);
+      if (reply) this.reply(connection, reply);
+    }
+  }
+
+  private integrationTimeout(route: RouteDef): number {
+    return route.integrationTimeoutMs ?? this.options.integrationTimeoutMs ?? 29_000;
+  }
+
+  private async invokeRoute(route: RouteDef, connection: Connection, event: Record<string, unknown>): Promise<InvocationOutcome> {
+    if (route.problem || !route.functionId) {
+      this.log(invocationLine(route.routeKey, route.functionId ?? '-', connection.connectionId, `error (${route.problem})`, 0));
+      return { ok: false, timedOut: false, durationMs: 0, requestId: '', error: new Error(route.problem) };
+    }
+    const outcome = await this.runtime.invoke(route.functionId, event, this.integrationTimeout(route));
+    const status = outcome.ok
+      ? String(statusOf(outcome.value))
+      : outcome.timedOut
+        ? 'timeout'
+        : `error (${outcome.error?.name}: ${outcome.error?.message})`;
+    this.log(invocationLine(route.routeKey, route.functionId, connection.connectionId, status, outcome.durationMs));
+    return outcome;
+  }
+
+  /** A frame from the gateway itself (route response, error frame); lost if the socket is gone. */
+  private reply(connection: Connection, text: string): void {
+    this.sendFrame(connection, text).catch(() => {});
+  }
+
+  private sendFrame(connection: Connection, text: string | Buffer): Promise<void> {
+    const ws = connection.ws;
+    if (connection.state !== 'open' || !ws || ws.readyState !== ws.OPEN) return Promise.reject(new Error('gone'));
+    connection.lastActiveAt = Date.now();
+    return new Promise((resolve, reject) => ws.send(text, { binary: false }, (error) => (error ? reject(error) : resolve())));
+  }
+
+  // ---- Closing -----------------------------------------------------------------------------------------
+
+  /** Closes from the gateway's side; `$disconnect` reports `status`, the client gets `clientReason`. */
+  private closeFromServer(connection: Connection, status: { code: number; reason: string }, clientReason = status.reason): void {
+    if (connection.state !== 'open' || !connection.ws) return;
+    connection.state = 'closing';
+    connection.serverClose ??= { ...status };
+    connection.ws.close(status.code, clientReason);
+    // A client that never answers the close frame is cut off.
+    setTimeout(() => connection.ws?.terminate(), 2000).unref();
+  }
+
+  private onClose(connection: Connection, code: number, reason: string): void {
+    if (connection.state === 'closed') return;
+    const status =
+      connection.serverClose ?? (code === CLOSE.noStatus.code ? CLOSE.noStatus : { code, reason });
+    this.forget(connection);
+    this.runDisconnect(connection, status.code, status.reason);
+  }
+
+  private runDisconnect(connection: Connection, code: number, reason: string): void {
+    const route = this.api.routes.get('$disconnect');
+    if (!route) return;
+    const event = disconnectEvent(connection, code, reason, this.api.stageVariables, awsId(), Date.now());
+    void this.invokeRoute(route, connection, event);
+  }
+
+  private forget(connection: Connection): void {
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.hardTimer);
+    connection.state = 'closed';
+    this.connections.delete(connection.connectionId);
+    connection.markClosed();
+  }
+
+  private openConnection(connectionId: string): Connection | undefined {
+    const connection = this.connections.get(connectionId);
+    return connection?.state === 'open' ? connection : undefined;
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.all(this.sqsSources.map((s) => s.stop()));
+    await this.watcher?.close();
+    const open = [...this.connections.values()];
+    for (const connection of open) this.closeFromServer(connection, CLOSE.goingAway);
+    for (const socket of this.pendingSockets) socket.destroy();
+    await Promise.race([Promise.all(open.filter((c) => c.ws).map((c) => c.closed)), delay(3000)]);
+    await this.runtime.drain();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+    this.runtime.restoreEnvironment();
+  }
+
+  // ---- HTTP: management API and the rest ---------------------------------------------------------------
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const match = /^\/([^/]+)\/(?:@|%40)connections\/([^/]+)\/?$/.exec(path);
+    if (match && decodeURIComponent(match[1] as string) === this.stage) {
+      handleManagementRequest(req, res, decodeURIComponent(match[2] as string), {
+        find: (id) => this.openConnection(id),
+        send: (id, data) => {
+          const connection = this.openConnection(id);
+          return connection ? this.sendFrame(connection, data) : Promise.reject(new Error('gone'));
+        },
+        remove: (id) => this.deleteConnection(id),
+        maxPostBytes: this.options.maxPostBytes ?? 128 * 1024,
+        faults: this.options.faults,
+      }).catch((error: Error) => {
+        this.log(`management API: ${error.message}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
+    if (this.options.httpHandler?.(req, res)) return;
+    req.resume();
+    const body = JSON.stringify({ message: 'Not Found' });
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  // ---- Watch and SQS ------------------------------------------------------------------------------------
+
+  private async startWatching(): Promise<void> {
+    const dirs = [
+      ...new Set([
+        ...[...this.template.functions.values()].flatMap((f) => (f.codeDir ? [f.codeDir] : [])),
+        ...this.template.layerDirs,
+        ...(this.options.watchPaths ?? []),
+      ]),
+    ];
+    // chokidar is ESM-only; require() of ESM works on Node >= 20.19 (and under tsx).
+    const chokidar = require('chokidar') as typeof import('chokidar');
+    const watcher = chokidar.watch(dirs, {
+      ignoreInitial: true,
+      ignored: (path: string) => /[\\/](node_modules|\.aws-sam|dist)[\\/]?/.test(path),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    watcher.on('all', (_event: string, path: string) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.runtime.invalidate(dirs);
+        this.log(`reload: ${path} changed; functions reload on their next invocation`);
+      }, 100);
+    });
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.watcher = {
+      close: async () => {
+        clearTimeout(timer);
+        await watcher.close();
+      },
+    };
+    this.log(`watching ${dirs.length} directories for changes`);
+  }
+
+  private async startSqsSources(): Promise<void> {
+    const sources = this.template.sqsSources.filter((s) => s.enabled);
+    if (sources.length === 0) return;
+    const endpoint = this.options.sqsEndpoint ?? process.env.SQS_ENDPOINT;
+    if (!endpoint) {
+      for (const s of sources) {
+        this.log(`sqs: ${s.functionId} event ${s.name} (queue ${s.queueName}) is NOT fed: no SQS endpoint (set SQS_ENDPOINT or sqsEndpoint)`);
+      }
+      return;
+    }
+    const client = createSqsClient({ endpoint, region: this.template.region });
+    const queues = new LocalQueues(client, this.template.queues, this.options.queueUrls);
+    for (const def of sources) {
+      const source = new SqsEventSource({
+        source: def,
+        client,
+        queues,
+        region: this.template.region,
+        waitTimeSeconds: this.options.sqsWaitTimeSeconds ?? 20,
+        invoke: (id, event) => this.runtime.invoke(id, event),
+        log: this.log,
+      });
+      const url = await source.start();
+      this.sqsSources.push(source);
+      this.log(`sqs: ${def.functionId} is fed from ${url} (batch ${def.batchSize})`);
+    }
+    Object.assign(this.queueUrlsById, await queues.known());
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------------------------------
+
+interface AuthorizerResult {
+  principalId?: unknown;
+  policyDocument?: { Statement?: unknown };
+  context?: Record<string, unknown>;
+}
+
+function rejectHandshake(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed) return;
+  const body = message ? JSON.stringify({ message }) : '';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function normalizeIp(address: string | undefined): string {
+  return (address ?? '127.0.0.1').replace(/^::ffff:/, '');
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The value an identity source names, or undefined/'' when absent. */
+function identityValue(source: string, handshake: HandshakeInfo, stageVariables: Record<string, string>): string | undefined {
+  const [, kind, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
+  if (kind === 'querystring') return handshake.queryStringParameters?.[name as string];
+  if (kind === 'header') {
+    const key = Object.keys(handshake.headers).find((k) => k.toLowerCase() === (name as string).toLowerCase());
+    return key ? handshake.headers[key] : undefined;
+  }
+  if (source.startsWith('stageVariables.')) return stageVariables[source.slice('stageVariables.'.length)];
+  return 'not checked locally'; // context.* sources
+}
+
+/** IAM-style evaluation of the authorizer's policy for the method ARN: an explicit Deny wins. */
+export function policyAllows(policy: AuthorizerResult['policyDocument'], methodArn: string): boolean {
+  if (!policy || policy.Statement === undefined) throw new Error('no policyDocument.Statement');
+  const statements = (Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement]) as Array<Record<string, unknown>>;
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]);
+  const glob = (pattern: string, text: string) =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(text);
+  let allowed = false;
+  for (const statement of statements) {
+    const actionMatches = list(statement.Action).some((a) => glob(a, 'execute-api:Invoke'));
+    const resourceMatches = list(statement.Resource).some((r) => glob(r, methodArn));
+    if (!actionMatches || !resourceMatches) continue;
+    if (statement.Effect === 'Deny') return false;
+    if (statement.Effect === 'Allow') allowed = true;
+  }
+  return allowed;
+}
+
+/** `requestContext.authorizer`: principalId and the context, values stringified as API Gateway does. */
+function authorizerContext(result: AuthorizerResult): Record<string, unknown> {
+  const out: Record<string, unknown> = { principalId: result.principalId === undefined ? '' : String(result.principalId) };
+  for (const [key, value] of Object.entries(result.context ?? {})) {
+    if (value === null || value === undefined) continue;
+    if (typeof value === 'object') throw new Error(`context.${key} is an object or array (only string, number, boolean)`);
+    out[key] = String(value);
+  }
+  return out;
+}
+
+function statusOf(value: unknown): number {
+  const status = (value as { statusCode?: unknown } | null | undefined)?.statusCode;
+  return typeof status === 'number' ? status : typeof status === 'string' && /^\d+$/.test(status) ? Number(status) : 200;
+}
+
+function bodyOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value || undefined;
+  const body = (value as { body?: unknown } | null | undefined)?.body;
+  return typeof body === 'string' && body !== '' ? body : undefined;
+}
+
+function headerOf(value: unknown, name: string): string | undefined {
+  const headers = (value as { headers?: Record<string, unknown> } | null | undefined)?.headers;
+  if (!headers) return undefined;
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : String(headers[key]);
+}

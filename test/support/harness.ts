@@ -1,0 +1,94 @@
+/**
+ * Handler test harness: a real Redis (from the jest global setup), the fake management API, the real
+ * handlers loaded after the environment is set, and helpers to act as members of a room.
+ */
+import { randomBytes } from 'node:crypto';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import Redis from 'ioredis';
+import { type TestCaller, connectionId, lambdaContext, wsEvent } from './events';
+import { FakeManagementApi } from './management-api';
+
+type Route = (event: ReturnType<typeof wsEvent>, context: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
+
+export interface Handlers {
+  connect: Route;
+  disconnect: Route;
+  sendMessage: Route;
+  resume: Route;
+  presence: Route;
+  endClass: Route;
+  ping: Route;
+  fallback: Route;
+}
+
+export class Harness {
+  readonly api = new FakeManagementApi();
+  redis!: Redis;
+  handlers!: Handlers;
+
+  async start(env: Record<string, string> = {}): Promise<this> {
+    const url = process.env.TEST_REDIS_URL;
+    if (!url) throw new Error('TEST_REDIS_URL is not set: run through the jest "handlers" project');
+    const endpoint = await this.api.start();
+    Object.assign(process.env, {
+      REDIS_URL: url,
+      MANAGEMENT_ENDPOINT: endpoint,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      ...env,
+    });
+    this.redis = new Redis(url);
+    const load = async (path: string): Promise<Route> => (await import(path)).handler as Route;
+    this.handlers = {
+      connect: await load('../../functions/connect/index'),
+      disconnect: await load('../../functions/disconnect/index'),
+      sendMessage: await load('../../functions/send-message/index'),
+      resume: await load('../../functions/resume/index'),
+      presence: await load('../../functions/presence/index'),
+      endClass: await load('../../functions/end-class/index'),
+      ping: await load('../../functions/ping/index'),
+      fallback: await load('../../functions/default/index'),
+    };
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const { closeRedis } = await import('@classroom/shared');
+    await closeRedis();
+    this.redis.disconnect();
+    await this.api.stop();
+  }
+
+  /** A room id no other test uses (tests share one Redis). */
+  room(): string {
+    return `room-${randomBytes(6).toString('hex')}`;
+  }
+
+  caller(classRoomId: string, userId: string, role: 'teacher' | 'student' = 'student'): TestCaller {
+    return { connectionId: connectionId(), userId, name: userId.toUpperCase(), role, classRoomId };
+  }
+
+  async join(caller: TestCaller): Promise<TestCaller> {
+    const result = await this.handlers.connect(wsEvent(caller, '$connect'), lambdaContext('connect'));
+    if (result.statusCode !== 200) throw new Error(`connect failed: ${result.statusCode}`);
+    return caller;
+  }
+
+  async leave(caller: TestCaller, code = 1000): Promise<APIGatewayProxyResult> {
+    return this.handlers.disconnect(
+      wsEvent(caller, '$disconnect', undefined, { disconnectStatusCode: code, disconnectReason: 'bye' }),
+      lambdaContext('disconnect'),
+    );
+  }
+
+  /** Sends a frame on a route; returns the parsed route response (undefined when empty). */
+  async send(route: keyof Handlers, caller: TestCaller, body: unknown, timeoutMs = 10_000) {
+    const routeKey = route === 'fallback' ? '$default' : route;
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const result = await this.handlers[route](wsEvent(caller, routeKey, raw), lambdaContext(route, timeoutMs));
+    return result.body ? (JSON.parse(result.body) as Record<string, unknown>) : undefined;
+  }
+}

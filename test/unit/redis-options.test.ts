@@ -1,0 +1,76 @@
+import {
+  REDIS_COMMAND_TIMEOUT_MS,
+  REDIS_CONNECT_TIMEOUT_MS,
+  redisOptions,
+} from '../../layers/shared/src/redis';
+
+const plain = { url: 'redis://127.0.0.1:6379/0', port: 6379, tls: false };
+const aws = { host: 'master.cache.example.com', port: 6379, tls: true };
+
+describe('Function: redisOptions', () => {
+  it('fails fast: timeouts of about a second and one retry per request', () => {
+    // Prepare & Act
+    const options = redisOptions(plain);
+
+    // Assess
+    expect(REDIS_CONNECT_TIMEOUT_MS).toBe(1000);
+    expect(REDIS_COMMAND_TIMEOUT_MS).toBe(1000);
+    expect(options).toMatchObject({
+      connectTimeout: 1000,
+      commandTimeout: 1000,
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+    });
+  });
+
+  it('reconnects and resends (2) on READONLY, and not on other errors', () => {
+    // Prepare
+    const { reconnectOnError } = redisOptions(plain);
+    if (!reconnectOnError) throw new Error('reconnectOnError is not set');
+
+    // Act
+    const answers = [
+      reconnectOnError(new Error("READONLY You can't write against a read only replica.")),
+      reconnectOnError(new Error('ERR unknown command')),
+      reconnectOnError(new Error('NOSCRIPT No matching script')),
+      reconnectOnError(new Error('LOADING Redis is loading the dataset in memory')),
+    ];
+
+    // Assess
+    expect(answers).toEqual([2, false, false, false]);
+  });
+
+  it('backs off reconnects up to one second', () => {
+    // Prepare
+    const { retryStrategy } = redisOptions(plain);
+    if (!retryStrategy) throw new Error('retryStrategy is not set');
+
+    // Act
+    const delays = [1, 2, 3, 4, 5, 10, 100].map((attempt) => retryStrategy(attempt));
+
+    // Assess
+    expect(delays).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
+  });
+
+  it('enables TLS only when the settings ask for it', () => {
+    // Prepare & Act
+    const withTls = redisOptions(aws);
+    const withoutTls = redisOptions(plain);
+
+    // Assess
+    expect(withTls.tls).toEqual({});
+    expect('tls' in withoutTls).toBe(false);
+  });
+
+  it('sets the password only when one is given', () => {
+    // Prepare & Act
+    const withPassword = redisOptions(aws, 'auth-token');
+    const withoutPassword = redisOptions(aws);
+    const emptyPassword = redisOptions(aws, '');
+
+    // Assess
+    expect(withPassword.password).toBe('auth-token');
+    expect('password' in withoutPassword).toBe(false);
+    expect('password' in emptyPassword).toBe(false);
+  });
+});
