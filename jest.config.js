@@ -2,12 +2,13 @@
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
-  testTimeout: 15_000,
+  setupFiles: ['<rootDir>/test/support/quiet-env.ts'],
   moduleNameMapper: { '^@classroom/shared$': '<rootDir>/layers/shared/src/index.ts' },
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
 };
 
 module.exports = {
+  testTimeout: 20_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

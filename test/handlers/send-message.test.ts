@@ -31,7 +31,12 @@ describe('Route: sendMessage', () => {
       await h.send('sendMessage', sender, { action: 'sendMessage', kind: 'chat', data: 'warm-up' });
       // Act
       const { trips, commands } = await roundTrips(() =>
-        h.send('sendMessage', sender, { action: 'sendMessage', kind: 'chat', data: { text: 'hi' }, clientMsgId: `m-${size}` }),
+        h.send('sendMessage', sender, {
+          action: 'sendMessage',
+          kind: 'chat',
+          data: { text: 'hi' },
+          clientMsgId: `m-${size}`,
+        }),
       );
       // Assess
       expect({ size, trips, commands }).toEqual({ size, trips: 1, commands: ['evalsha'] });
@@ -87,7 +92,11 @@ describe('Route: sendMessage', () => {
       userId: 'teacher',
     });
     // Assess
-    expect(h.api.framesTo(ann.connectionId)[0]?.from).toEqual({ userId: 'mallory', name: 'MALLORY', role: 'student' });
+    expect(h.api.framesTo(ann.connectionId)[0]?.from).toEqual({
+      userId: 'mallory',
+      name: 'MALLORY',
+      role: 'student',
+    });
   });
 
   it('does not broadcast a resent clientMsgId twice and acks it with the original seq', async () => {
@@ -130,7 +139,8 @@ describe('Route: sendMessage', () => {
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
     // Act
-    for (let i = 1; i <= 8; i++) await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: i });
+    for (let i = 1; i <= 8; i++)
+      await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: i });
     // Assess
     const scores = await h.redis.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES');
     expect(scores.filter((_, i) => i % 2 === 1)).toEqual(['4', '5', '6', '7', '8']);
@@ -147,7 +157,14 @@ describe('Route: sendMessage', () => {
     // Act
     const answers = [];
     for (let i = 0; i < 15; i++) {
-      answers.push(await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: i, clientMsgId: `f${i}` }));
+      answers.push(
+        await h.send('sendMessage', ann, {
+          action: 'sendMessage',
+          kind: 'chat',
+          data: i,
+          clientMsgId: `f${i}`,
+        }),
+      );
     }
     // Assess
     const limited = answers.filter((a) => a?.code === 'rate_limited');
@@ -166,7 +183,11 @@ describe('Route: sendMessage', () => {
   it.each([
     { name: 'not JSON', body: 'hello', code: 'bad_request' },
     { name: 'kind missing', body: { action: 'sendMessage', data: 1 }, code: 'bad_request' },
-    { name: 'kind too long', body: { action: 'sendMessage', kind: 'k'.repeat(33), data: 1 }, code: 'bad_request' },
+    {
+      name: 'kind too long',
+      body: { action: 'sendMessage', kind: 'k'.repeat(33), data: 1 },
+      code: 'bad_request',
+    },
     { name: 'data missing', body: { action: 'sendMessage', kind: 'chat' }, code: 'bad_request' },
     {
       name: 'clientMsgId too long',

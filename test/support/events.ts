@@ -1,7 +1,7 @@
 /** AWS-shaped WebSocket events and Lambda contexts for handler tests (shapes as API Gateway sends them). */
 import { randomBytes } from 'node:crypto';
-import type { Context } from 'aws-lambda';
 import type { WebSocketEvent } from '@classroom/shared';
+import type { Context } from 'aws-lambda';
 
 export interface TestCaller {
   connectionId: string;
@@ -30,7 +30,8 @@ export function wsEvent(
   extra: Partial<WebSocketEvent['requestContext']> = {},
 ): WebSocketEvent {
   const now = Date.now();
-  const eventType = routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
+  const eventType =
+    routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
   const requestId = randomBytes(12).toString('base64url');
   return {
     ...(body !== undefined ? { body } : {}),
@@ -44,7 +45,7 @@ export function wsEvent(
       stage: 'test',
       connectedAt: now - 1000,
       requestTimeEpoch: now,
-      identity: { sourceIp: '127.0.0.1' } as WebSocketEvent['requestContext']['identity'],
+      identity: { sourceIp: '127.0.0.1' },
       requestId,
       domainName: '127.0.0.1',
       connectionId: caller.connectionId,

@@ -5,10 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
-import { type TestCaller, connectionId, lambdaContext, wsEvent } from './events';
+import { connectionId, lambdaContext, type TestCaller, wsEvent } from './events';
 import { FakeManagementApi } from './management-api';
 
-type Route = (event: ReturnType<typeof wsEvent>, context: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
+type Route = (
+  event: ReturnType<typeof wsEvent>,
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<APIGatewayProxyResult>;
 
 export interface Handlers {
   connect: Route;
@@ -88,7 +91,10 @@ export class Harness {
   async send(route: keyof Handlers, caller: TestCaller, body: unknown, timeoutMs = 10_000) {
     const routeKey = route === 'fallback' ? '$default' : route;
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    const result = await this.handlers[route](wsEvent(caller, routeKey, raw), lambdaContext(route, timeoutMs));
+    const result = await this.handlers[route](
+      wsEvent(caller, routeKey, raw),
+      lambdaContext(route, timeoutMs),
+    );
     return result.body ? (JSON.parse(result.body) as Record<string, unknown>) : undefined;
   }
 }

@@ -3,7 +3,7 @@
  * post and delete, and answers 410, 429, 500 or a delay on demand, per connection id. The handlers reach
  * it through the real ApiGatewayManagementApiClient.
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface RecordedPost {
   connectionId: string;
@@ -69,7 +69,10 @@ export class FakeManagementApi {
     };
     if (req.method === 'DELETE') {
       this.deletes.push(connectionId);
-      return send(this.gone.has(connectionId) ? 410 : 204, this.gone.has(connectionId) ? 'GoneException' : undefined);
+      return send(
+        this.gone.has(connectionId) ? 410 : 204,
+        this.gone.has(connectionId) ? 'GoneException' : undefined,
+      );
     }
     if (this.gone.has(connectionId)) return send(410, 'GoneException');
     const answer = this.scripted.get(connectionId)?.shift() ?? 200;

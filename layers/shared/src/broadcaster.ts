@@ -97,7 +97,7 @@ export function managementApi(endpoint: string): ManagementApi {
 /** The endpoint from configuration, else from the request (`https://{domainName}/{stage}`; http on loopback). */
 export function endpointFor(domainName: string, stage: string, configured?: string): string {
   if (configured) return configured;
-  const local = /^(localhost|127\.|\[::1\])/.test(domainName);
+  const local = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/.test(domainName);
   return `${local ? 'http' : 'https'}://${domainName}/${stage}`;
 }
 
@@ -119,7 +119,7 @@ export class Broadcaster {
     private readonly api: ManagementApi,
     options: BroadcastOptions = {},
   ) {
-    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.remainingMs = options.remainingMs ?? (() => 30_000);
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
   }
@@ -149,6 +149,8 @@ export class Broadcaster {
     for (const frame of frames) {
       const bytes = frameBytes(frame);
       if (bytes > MAX_OUTBOUND_FRAME_BYTES) throw new FrameTooLargeError(bytes);
+    }
+    for (const frame of frames) {
       const outcome = await this.deliver(connectionId, Buffer.from(frame, 'utf8'), result);
       if (outcome !== 'delivered') return outcome;
     }

@@ -127,7 +127,7 @@ export function parseBody(body: string | null | undefined): ParseResult<Record<s
 
 /** A string field that is safe to echo back in an error frame (bounded, string). */
 function echoable(value: unknown, max: number): string | undefined {
-  return typeof value === 'string' && value.length <= max ? value : undefined;
+  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
 }
 
 export function parseSendMessage(body: Record<string, unknown>): ParseResult<SendMessageRequest> {

@@ -1,0 +1,110 @@
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { lambdaContext } from '../support/events';
+import { Harness } from '../support/harness';
+
+const h = new Harness();
+type Publish = (
+  event: SQSEvent,
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+let publish: Publish;
+beforeAll(async () => {
+  await h.start();
+  publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
+});
+afterAll(() => h.stop());
+beforeEach(() => h.api.reset());
+
+let counter = 0;
+function record(body: unknown): SQSRecord {
+  counter++;
+  return {
+    messageId: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
+    receiptHandle: `handle-${counter}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
+    awsRegion: 'us-east-1',
+  };
+}
+
+describe('Function: publish (SQS)', () => {
+  it('delivers a room message from system (stored with a seq) and a direct message to one user', async () => {
+    // Prepare
+    const room = h.room();
+    const teacher = await h.join(h.caller(room, 'teacher', 'teacher'));
+    const annPhone = await h.join(h.caller(room, 'ann'));
+    const annLaptop = await h.join(h.caller(room, 'ann'));
+    h.api.reset();
+    const roomRecord = record({ classRoomId: room, kind: 'quiz', data: { q: 1 } });
+    const directRecord = record({ classRoomId: room, kind: 'grade', data: { score: 9 }, userId: 'ann' });
+    // Act
+    const result = await publish({ Records: [roomRecord, directRecord] }, lambdaContext('publish'));
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
+    for (const c of [teacher, annPhone, annLaptop]) {
+      expect(h.api.framesTo(c.connectionId)[0]).toMatchObject({
+        type: 'message',
+        seq: 1,
+        from: { userId: 'system', role: 'system' },
+        kind: 'quiz',
+        data: { q: 1 },
+      });
+    }
+    const direct = {
+      type: 'direct',
+      classRoomId: room,
+      id: directRecord.messageId,
+      kind: 'grade',
+      data: { score: 9 },
+    };
+    expect(h.api.framesTo(annPhone.connectionId)[1]).toMatchObject(direct);
+    expect(h.api.framesTo(annLaptop.connectionId)[1]).toMatchObject(direct);
+    expect(h.api.framesTo(teacher.connectionId)).toHaveLength(1);
+  });
+
+  it('does not publish a redelivered SQS message twice', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const once = record({ classRoomId: room, kind: 'notice', data: 'once' });
+    // Act
+    await publish({ Records: [once] }, lambdaContext('publish'));
+    await publish({ Records: [once] }, lambdaContext('publish'));
+    // Assess
+    expect(h.api.framesTo(ann.connectionId)).toHaveLength(1);
+    expect(await h.redis.get(`room:{${room}}:seq`)).toBe('1');
+  });
+
+  it('reports only the bad records as batch item failures', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const good = record({ classRoomId: room, kind: 'notice', data: 1 });
+    const bad = [
+      record('not json'),
+      record({ kind: 'notice', data: 1 }),
+      record({ classRoomId: room, kind: '', data: 1 }),
+      record({ classRoomId: room, kind: 'notice' }),
+      record({ classRoomId: room, kind: 'notice', data: 'x'.repeat(140_000) }),
+    ];
+    // Act
+    const result = await publish(
+      { Records: [bad[0] as SQSRecord, good, ...bad.slice(1)] },
+      lambdaContext('publish'),
+    );
+    // Assess
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      bad.map((r) => r.messageId).sort(),
+    );
+    expect(h.api.framesTo(ann.connectionId)).toHaveLength(1);
+  });
+});
