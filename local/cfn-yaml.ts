@@ -2,7 +2,7 @@
  * CloudFormation YAML: the `yaml` package with a custom tag for every intrinsic short form, so that
  * `!Sub`, `!GetAtt`, `!If`… come out in their long JSON form (`{ "Fn::Sub": … }`, `{ "Ref": … }`).
  */
-import { type CollectionTag, type ScalarTag, YAMLMap, YAMLSeq, parse } from 'yaml';
+import { type CollectionTag, parse, type ScalarTag, YAMLMap, YAMLSeq } from 'yaml';
 
 /** Short tag -> long form key. `!GetAtt` and `!Ref`/`!Condition` are special-cased below. */
 const SHORT_FORMS: Readonly<Record<string, string>> = {

@@ -55,7 +55,8 @@ function pairs(values: string[] | undefined, what: string): Record<string, strin
 function number(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${what}: expected a non-negative number, got "${value}"`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${what}: expected a non-negative number, got "${value}"`);
   return n;
 }
 
@@ -66,13 +67,19 @@ function fill(env: Record<string, string>, address: GatewayAddress): Record<stri
     port: String(address.port),
   };
   return Object.fromEntries(
-    Object.entries(env).map(([k, v]) => [k, v.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => values[name] ?? whole)]),
+    Object.entries(env).map(([k, v]) => [
+      k,
+      v.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => values[name] ?? whole),
+    ]),
   );
 }
 
 function stringMap(value: unknown, what: string): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${what} must be an object`);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${what} must be an object`);
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
 }
 
 async function main(): Promise<void> {

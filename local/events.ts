@@ -87,10 +87,14 @@ export function handshakeInfo(req: IncomingMessage, sourceIp: string, port: numb
     headers[existing] = value;
     multiValueHeaders[existing] = [...(multiValueHeaders[existing] ?? []), value];
   };
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) add(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+    add(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
   const lower = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
   if (!lower.has('x-amzn-trace-id')) {
-    add('X-Amzn-Trace-Id', `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`);
+    add(
+      'X-Amzn-Trace-Id',
+      `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`,
+    );
   }
   if (!lower.has('x-forwarded-for')) add('X-Forwarded-For', sourceIp);
   if (!lower.has('x-forwarded-port')) add('X-Forwarded-Port', String(port));
@@ -125,7 +129,13 @@ export function authorizerEvent(
     queryStringParameters: handshake.queryStringParameters ?? {},
     multiValueQueryStringParameters: handshake.multiValueQueryStringParameters ?? {},
     stageVariables,
-    requestContext: requestContext({ ...connection, authorizer: undefined }, '$connect', 'CONNECT', requestId, now),
+    requestContext: requestContext(
+      { ...connection, authorizer: undefined },
+      '$connect',
+      'CONNECT',
+      requestId,
+      now,
+    ),
   };
 }
 
@@ -142,7 +152,9 @@ export function connectEvent(
   const keep = (name: string) => !NOT_IN_CONNECT_EVENT.has(name.toLowerCase());
   return {
     headers: Object.fromEntries(Object.entries(handshake.headers).filter(([k]) => keep(k))),
-    multiValueHeaders: Object.fromEntries(Object.entries(handshake.multiValueHeaders).filter(([k]) => keep(k))),
+    multiValueHeaders: Object.fromEntries(
+      Object.entries(handshake.multiValueHeaders).filter(([k]) => keep(k)),
+    ),
     ...(handshake.queryStringParameters
       ? {
           queryStringParameters: handshake.queryStringParameters,

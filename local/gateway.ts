@@ -3,28 +3,40 @@
  * WebSocket API at `/STAGE` and the `@connections` management API on the same port, running the
  * template's Lambda handlers in-process. See local/README.md for the options and the known differences.
  */
-import { type IncomingMessage, STATUS_CODES, type Server, type ServerResponse, createServer } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
-  type ConnectionInfo,
-  type HandshakeInfo,
   authorizerEvent,
   awsId,
+  type ConnectionInfo,
   connectEvent,
   disconnectEvent,
   errorFrame,
+  type HandshakeInfo,
   handshakeInfo,
   messageEvent,
   randomApiId,
 } from './events';
 import { FrameGuard } from './frame-guard';
 import { FunctionRuntime, type InvocationOutcome, invocationLine } from './lambda-runtime';
-import { type FaultInjection, type ManagedConnection, handleManagementRequest } from './management-api';
+import { type FaultInjection, handleManagementRequest, type ManagedConnection } from './management-api';
 import { selectRoute } from './route-selection';
-import { LocalQueues, SqsEventSource, createSqsClient } from './sqs-source';
-import { type AuthorizerDef, type RouteDef, type TemplateModel, type WebSocketApiDef, loadTemplate } from './template';
+import { createSqsClient, LocalQueues, SqsEventSource } from './sqs-source';
+import {
+  type AuthorizerDef,
+  loadTemplate,
+  type RouteDef,
+  type TemplateModel,
+  type WebSocketApiDef,
+} from './template';
 
 /** Where the gateway listens, for options computed from it. */
 export interface GatewayAddress {
@@ -127,6 +139,8 @@ export class Gateway {
   readonly url: string;
   /** `http://127.0.0.1:PORT/STAGE`: the endpoint to give ApiGatewayManagementApiClient. */
   readonly managementEndpoint: string;
+  /** `127.0.0.1:PORT`: `requestContext.domainName`. */
+  readonly domainName: string;
   readonly template: TemplateModel;
   readonly api: WebSocketApiDef;
   readonly runtime: FunctionRuntime;
@@ -153,18 +167,25 @@ export class Gateway {
     this.template = template;
     this.api = template.webSocketApi as WebSocketApiDef;
     this.stage = options.stage ?? this.api.stageName ?? 'local';
-    const hostPort = `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
-    this.url = `ws://${hostPort}/${this.stage}`;
-    this.managementEndpoint = `http://${hostPort}/${this.stage}`;
+    this.domainName = hostPort(this.host, this.port);
+    this.url = `ws://${this.domainName}/${this.stage}`;
+    this.managementEndpoint = `http://${this.domainName}/${this.stage}`;
     this.log = log;
-    const address_: GatewayAddress = { port: this.port, url: this.url, managementEndpoint: this.managementEndpoint };
+    const gatewayAddress: GatewayAddress = {
+      port: this.port,
+      url: this.url,
+      managementEndpoint: this.managementEndpoint,
+    };
     const envOverrides =
-      typeof options.envOverrides === 'function' ? options.envOverrides(address_) : (options.envOverrides ?? {});
+      typeof options.envOverrides === 'function'
+        ? options.envOverrides(gatewayAddress)
+        : (options.envOverrides ?? {});
     const noCredentials = !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
     this.runtime = new FunctionRuntime({
       functions: template.functions,
       envOverrides,
-      functionEnv: typeof options.functionEnv === 'function' ? options.functionEnv(address_) : options.functionEnv,
+      functionEnv:
+        typeof options.functionEnv === 'function' ? options.functionEnv(gatewayAddress) : options.functionEnv,
       envDefaults: {
         AWS_REGION: template.region,
         AWS_DEFAULT_REGION: template.region,
@@ -180,14 +201,16 @@ export class Gateway {
       perMessageDeflate: false,
       maxPayload: this.maxMessageBytes,
       // API Gateway selects a subprotocol only when $connect returns Sec-WebSocket-Protocol.
-      handleProtocols: (_protocols, req) => (req as unknown as Record<symbol, string | undefined>)[SELECTED_PROTOCOL] ?? false,
+      handleProtocols: (_protocols, req) =>
+        (req as unknown as Record<symbol, string | undefined>)[SELECTED_PROTOCOL] ?? false,
     });
   }
 
   /** Listens, reads the template and starts the SQS sources; rejects (and closes) on any setup error. */
   static async start(options: GatewayOptions): Promise<Gateway> {
-    const host = options.host ?? '127.0.0.1';
-    if (!LOOPBACK.has(host)) throw new Error(`gateway: host must be a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
+    const host = options.host === undefined || options.host === 'localhost' ? '127.0.0.1' : options.host;
+    if (!LOOPBACK.has(host))
+      throw new Error(`gateway: host must be a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
     const log = options.logger ?? ((line: string) => console.log(`[gateway] ${line}`));
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
@@ -208,10 +231,13 @@ export class Gateway {
         stackName: options.stackName,
         apiLogicalId: options.apiLogicalId,
         apiId,
-        apiEndpoint: `ws://${host}:${port}`,
+        apiEndpoint: `ws://${hostPort(host, port)}`,
       });
-      if (!template.webSocketApi) throw new Error(`gateway: ${template.path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET`);
-      gateway = new Gateway(server, options, { host: host === 'localhost' ? '127.0.0.1' : host, port, apiId }, template, log);
+      if (!template.webSocketApi)
+        throw new Error(
+          `gateway: ${template.path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET`,
+        );
+      gateway = new Gateway(server, options, { host, port, apiId }, template, log);
     } catch (error) {
       await new Promise((resolve) => server.close(resolve));
       throw error;
@@ -265,21 +291,25 @@ export class Gateway {
     if (this.options.watch) await this.startWatching();
     await this.startSqsSources();
     const routes = [...this.api.routes.values()]
-      .map((r) => `${r.routeKey}→${r.functionId ?? '?'}${r.twoWay ? ' (two-way)' : ''}${r.authorizer ? ` (authorizer ${r.authorizer.functionId})` : ''}`)
+      .map(
+        (r) =>
+          `${r.routeKey}→${r.functionId ?? '?'}${r.twoWay ? ' (two-way)' : ''}${r.authorizer ? ` (authorizer ${r.authorizer.functionId})` : ''}`,
+      )
       .join(', ');
     this.log(`${this.api.logicalId} (${this.api.routeSelectionExpression}) at ${this.url}: ${routes}`);
     this.log(`management API at ${this.managementEndpoint}/@connections/{connectionId}`);
   }
 
   private logUnresolvedEnvironment(): void {
-    const overridden = (fn: string, name: string) => name in (this.runtime.environments.get(fn) ?? {}) &&
-      this.runtime.environments.get(fn)?.[name] !== '';
     const names = new Set<string>();
     for (const def of this.template.functions.values()) {
-      for (const name of def.unresolvedEnvironment) if (!overridden(def.logicalId, name)) names.add(name);
+      const effective = this.runtime.environments.get(def.logicalId) ?? {};
+      for (const name of def.unresolvedEnvironment) if (!effective[name]) names.add(name);
     }
     if (names.size > 0) {
-      this.log(`environment: ${[...names].join(', ')} cannot be resolved locally and are empty (override them if needed)`);
+      this.log(
+        `environment: ${[...names].join(', ')} cannot be resolved locally and are empty (override them if needed)`,
+      );
     }
   }
 
@@ -288,14 +318,17 @@ export class Gateway {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/$/, '');
-    if (this.closing) return rejectHandshake(socket, 503, 'Service Unavailable');
-    if (path !== `/${this.stage}`) return rejectHandshake(socket, 403, 'Forbidden');
     const key = req.headers['sec-websocket-key'];
     const version = req.headers['sec-websocket-version'];
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || !key || !WS_KEY.test(key) || (version !== '13' && version !== '8')) {
-      return rejectHandshake(socket, 400, 'Bad Request');
-    }
-    void this.handshake(req, socket, head);
+    const isWebSocket =
+      (req.headers.upgrade ?? '').toLowerCase() === 'websocket' &&
+      key !== undefined &&
+      WS_KEY.test(key) &&
+      (version === '13' || version === '8');
+    if (this.closing) rejectHandshake(socket, 503, 'Service Unavailable');
+    else if (path !== `/${this.stage}`) rejectHandshake(socket, 403, 'Forbidden');
+    else if (!isWebSocket) rejectHandshake(socket, 400, 'Bad Request');
+    else void this.handshake(req, socket, head);
   }
 
   private async handshake(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -312,7 +345,7 @@ export class Gateway {
       userAgent: req.headers['user-agent'] ?? '',
       apiId: this.apiId,
       stage: this.stage,
-      domainName: `${this.host}:${this.port}`,
+      domainName: this.domainName,
       state: 'connecting',
       oversize: false,
       closed,
@@ -333,7 +366,11 @@ export class Gateway {
       const route = this.api.routes.get('$connect');
       if (route?.authorizer) {
         const status = await this.authorize(connection, route.authorizer, handshake);
-        if (status !== 200) return fail(status, status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Internal server error');
+        if (status !== 200)
+          return fail(
+            status,
+            status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Internal server error',
+          );
       }
       let protocol: string | undefined;
       const connectRan = route !== undefined;
@@ -363,10 +400,24 @@ export class Gateway {
   }
 
   /** Runs the REQUEST authorizer; 200 to go on, else the handshake's status. */
-  private async authorize(connection: Connection, authorizer: AuthorizerDef, handshake: HandshakeInfo): Promise<number> {
-    const missing = authorizer.identitySources.find((source) => !identityValue(source, handshake, this.api.stageVariables));
+  private async authorize(
+    connection: Connection,
+    authorizer: AuthorizerDef,
+    handshake: HandshakeInfo,
+  ): Promise<number> {
+    const missing = authorizer.identitySources.find(
+      (source) => !identityValue(source, handshake, this.api.stageVariables),
+    );
     if (missing) {
-      this.log(invocationLine('authorizer', authorizer.functionId ?? '?', connection.connectionId, `401 (no ${missing})`, 0));
+      this.log(
+        invocationLine(
+          'authorizer',
+          authorizer.functionId ?? '?',
+          connection.connectionId,
+          `401 (no ${missing})`,
+          0,
+        ),
+      );
       return 401;
     }
     if (authorizer.problem || !authorizer.functionId) {
@@ -387,7 +438,8 @@ export class Gateway {
     let verdict: string;
     if (!outcome.ok) {
       status = outcome.error?.message === 'Unauthorized' ? 401 : 500;
-      verdict = status === 401 ? 'Unauthorized' : outcome.timedOut ? 'timeout' : `error (${outcome.error?.message})`;
+      verdict =
+        status === 401 ? 'Unauthorized' : outcome.timedOut ? 'timeout' : `error (${outcome.error?.message})`;
     } else {
       try {
         const result = outcome.value as AuthorizerResult;
@@ -400,7 +452,15 @@ export class Gateway {
         verdict = `invalid response (${(error as Error).message})`;
       }
     }
-    this.log(invocationLine('authorizer', authorizer.functionId, connection.connectionId, verdict, outcome.durationMs));
+    this.log(
+      invocationLine(
+        'authorizer',
+        authorizer.functionId,
+        connection.connectionId,
+        verdict,
+        outcome.durationMs,
+      ),
+    );
     return status;
   }
 
@@ -454,7 +514,8 @@ export class Gateway {
     const event = messageEvent(connection, routeKey, body, this.api.stageVariables, requestId, Date.now());
     const outcome = await this.invokeRoute(route, connection, event);
     if (!outcome.ok) {
-      const functionTimeoutMs = (this.template.functions.get(route.functionId ?? '')?.timeoutSeconds ?? 0) * 1000;
+      const functionTimeoutMs =
+        (this.template.functions.get(route.functionId ?? '')?.timeoutSeconds ?? 0) * 1000;
       const integrationTimedOut = outcome.timedOut && this.integrationTimeout(route) < functionTimeoutMs;
       const message = integrationTimedOut ? 'Endpoint request timed out' : 'Internal server error';
       this.reply(connection, errorFrame(message, connection.connectionId, requestId));
@@ -470,9 +531,21 @@ export class Gateway {
     return route.integrationTimeoutMs ?? this.options.integrationTimeoutMs ?? 29_000;
   }
 
-  private async invokeRoute(route: RouteDef, connection: Connection, event: Record<string, unknown>): Promise<InvocationOutcome> {
+  private async invokeRoute(
+    route: RouteDef,
+    connection: Connection,
+    event: Record<string, unknown>,
+  ): Promise<InvocationOutcome> {
     if (route.problem || !route.functionId) {
-      this.log(invocationLine(route.routeKey, route.functionId ?? '-', connection.connectionId, `error (${route.problem})`, 0));
+      this.log(
+        invocationLine(
+          route.routeKey,
+          route.functionId ?? '-',
+          connection.connectionId,
+          `error (${route.problem})`,
+          0,
+        ),
+      );
       return { ok: false, timedOut: false, durationMs: 0, requestId: '', error: new Error(route.problem) };
     }
     const outcome = await this.runtime.invoke(route.functionId, event, this.integrationTimeout(route));
@@ -481,7 +554,9 @@ export class Gateway {
       : outcome.timedOut
         ? 'timeout'
         : `error (${outcome.error?.name}: ${outcome.error?.message})`;
-    this.log(invocationLine(route.routeKey, route.functionId, connection.connectionId, status, outcome.durationMs));
+    this.log(
+      invocationLine(route.routeKey, route.functionId, connection.connectionId, status, outcome.durationMs),
+    );
     return outcome;
   }
 
@@ -492,15 +567,22 @@ export class Gateway {
 
   private sendFrame(connection: Connection, text: string | Buffer): Promise<void> {
     const ws = connection.ws;
-    if (connection.state !== 'open' || !ws || ws.readyState !== ws.OPEN) return Promise.reject(new Error('gone'));
+    if (connection.state !== 'open' || !ws || ws.readyState !== ws.OPEN)
+      return Promise.reject(new Error('gone'));
     connection.lastActiveAt = Date.now();
-    return new Promise((resolve, reject) => ws.send(text, { binary: false }, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      ws.send(text, { binary: false }, (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   // ---- Closing -----------------------------------------------------------------------------------------
 
   /** Closes from the gateway's side; `$disconnect` reports `status`, the client gets `clientReason`. */
-  private closeFromServer(connection: Connection, status: { code: number; reason: string }, clientReason = status.reason): void {
+  private closeFromServer(
+    connection: Connection,
+    status: { code: number; reason: string },
+    clientReason = status.reason,
+  ): void {
     if (connection.state !== 'open' || !connection.ws) return;
     connection.state = 'closing';
     connection.serverClose ??= { ...status };
@@ -575,7 +657,9 @@ export class Gateway {
     if (this.options.httpHandler?.(req, res)) return;
     req.resume();
     const body = JSON.stringify({ message: 'Not Found' });
-    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    res
+      .writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+      .end(body);
   }
 
   // ---- Watch and SQS ------------------------------------------------------------------------------------
@@ -618,7 +702,9 @@ export class Gateway {
     const endpoint = this.options.sqsEndpoint ?? process.env.SQS_ENDPOINT;
     if (!endpoint) {
       for (const s of sources) {
-        this.log(`sqs: ${s.functionId} event ${s.name} (queue ${s.queueName}) is NOT fed: no SQS endpoint (set SQS_ENDPOINT or sqsEndpoint)`);
+        this.log(
+          `sqs: ${s.functionId} event ${s.name} (queue ${s.queueName}) is NOT fed: no SQS endpoint (set SQS_ENDPOINT or sqsEndpoint)`,
+        );
       }
       return;
     }
@@ -659,6 +745,10 @@ function rejectHandshake(socket: Duplex, status: number, message: string): void 
   );
 }
 
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function normalizeIp(address: string | undefined): string {
   return (address ?? '127.0.0.1').replace(/^::ffff:/, '');
 }
@@ -668,11 +758,17 @@ function delay(ms: number): Promise<void> {
 }
 
 /** The value an identity source names, or undefined/'' when absent. */
-function identityValue(source: string, handshake: HandshakeInfo, stageVariables: Record<string, string>): string | undefined {
+function identityValue(
+  source: string,
+  handshake: HandshakeInfo,
+  stageVariables: Record<string, string>,
+): string | undefined {
   const [, kind, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
   if (kind === 'querystring') return handshake.queryStringParameters?.[name as string];
   if (kind === 'header') {
-    const key = Object.keys(handshake.headers).find((k) => k.toLowerCase() === (name as string).toLowerCase());
+    const key = Object.keys(handshake.headers).find(
+      (k) => k.toLowerCase() === (name as string).toLowerCase(),
+    );
     return key ? handshake.headers[key] : undefined;
   }
   if (source.startsWith('stageVariables.')) return stageVariables[source.slice('stageVariables.'.length)];
@@ -682,10 +778,18 @@ function identityValue(source: string, handshake: HandshakeInfo, stageVariables:
 /** IAM-style evaluation of the authorizer's policy for the method ARN: an explicit Deny wins. */
 export function policyAllows(policy: AuthorizerResult['policyDocument'], methodArn: string): boolean {
   if (!policy || policy.Statement === undefined) throw new Error('no policyDocument.Statement');
-  const statements = (Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement]) as Array<Record<string, unknown>>;
-  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]);
+  const statements = (Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement]) as Array<
+    Record<string, unknown>
+  >;
+  const list = (value: unknown) =>
+    Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)];
   const glob = (pattern: string, text: string) =>
-    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(text);
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    ).test(text);
   let allowed = false;
   for (const statement of statements) {
     const actionMatches = list(statement.Action).some((a) => glob(a, 'execute-api:Invoke'));
@@ -699,10 +803,13 @@ export function policyAllows(policy: AuthorizerResult['policyDocument'], methodA
 
 /** `requestContext.authorizer`: principalId and the context, values stringified as API Gateway does. */
 function authorizerContext(result: AuthorizerResult): Record<string, unknown> {
-  const out: Record<string, unknown> = { principalId: result.principalId === undefined ? '' : String(result.principalId) };
+  const out: Record<string, unknown> = {
+    principalId: result.principalId === undefined ? '' : String(result.principalId),
+  };
   for (const [key, value] of Object.entries(result.context ?? {})) {
     if (value === null || value === undefined) continue;
-    if (typeof value === 'object') throw new Error(`context.${key} is an object or array (only string, number, boolean)`);
+    if (typeof value === 'object')
+      throw new Error(`context.${key} is an object or array (only string, number, boolean)`);
     out[key] = String(value);
   }
   return out;
@@ -710,7 +817,11 @@ function authorizerContext(result: AuthorizerResult): Record<string, unknown> {
 
 function statusOf(value: unknown): number {
   const status = (value as { statusCode?: unknown } | null | undefined)?.statusCode;
-  return typeof status === 'number' ? status : typeof status === 'string' && /^\d+$/.test(status) ? Number(status) : 200;
+  return typeof status === 'number'
+    ? status
+    : typeof status === 'string' && /^\d+$/.test(status)
+      ? Number(status)
+      : 200;
 }
 
 function bodyOf(value: unknown): string | undefined {

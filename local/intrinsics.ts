@@ -30,7 +30,9 @@ export interface IntrinsicScope {
 type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Unresolved);
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Unresolved)
+  );
 }
 
 function firstUnresolved(values: unknown[]): Unresolved | undefined {
@@ -149,7 +151,8 @@ function evaluate(fn: string, arg: unknown, scope: IntrinsicScope): unknown {
       const list = asList(resolve(items, scope), fn);
       if (list instanceof Unresolved) return list;
       const i = Number(resolve(index, scope));
-      if (!Number.isInteger(i) || i < 0 || i >= list.length) throw new Error(`Fn::Select: index ${i} out of range`);
+      if (!Number.isInteger(i) || i < 0 || i >= list.length)
+        throw new Error(`Fn::Select: index ${i} out of range`);
       return list[i];
     }
     case 'Fn::Split': {
@@ -189,7 +192,9 @@ function evaluate(fn: string, arg: unknown, scope: IntrinsicScope): unknown {
     }
     case 'Fn::ToJsonString': {
       const resolved = resolve(arg, scope);
-      return containsUnresolved(resolved) ? new Unresolved('Fn::ToJsonString of an unresolved value') : JSON.stringify(resolved);
+      return containsUnresolved(resolved)
+        ? new Unresolved('Fn::ToJsonString of an unresolved value')
+        : JSON.stringify(resolved);
     }
     default:
       return new Unresolved(`${fn} is not evaluated locally`);
@@ -243,7 +248,9 @@ function findInMap(args: unknown[], scope: IntrinsicScope): unknown {
   const value = top?.[String(secondKey)];
   if (value !== undefined) return resolve(value, scope);
   if (isObject(options) && 'DefaultValue' in options) return resolve(options.DefaultValue, scope);
-  throw new Error(`Fn::FindInMap: ${String(mapName)}.${String(topKey)}.${String(secondKey)} is not in Mappings`);
+  throw new Error(
+    `Fn::FindInMap: ${String(mapName)}.${String(topKey)}.${String(secondKey)} is not in Mappings`,
+  );
 }
 
 /** `Fn::Cidr` for IPv4 blocks: `count` consecutive subnets with `bits` host bits each. */

@@ -13,7 +13,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sep } from 'node:path';
 import type { FunctionDef } from './template';
 
-export type Handler = (event: unknown, context: LambdaContext, callback: (error?: unknown, result?: unknown) => void) => unknown;
+export type Handler = (
+  event: unknown,
+  context: LambdaContext,
+  callback: (error?: unknown, result?: unknown) => void,
+) => unknown;
 
 export interface LambdaContext {
   callbackWaitsForEmptyEventLoop: boolean;
@@ -93,7 +97,11 @@ export class FunctionRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     for (const [id, def] of options.functions) {
-      this.environments.set(id, { ...def.environment, ...options.envOverrides, ...options.functionEnv?.[id] });
+      this.environments.set(id, {
+        ...def.environment,
+        ...options.envOverrides,
+        ...options.functionEnv?.[id],
+      });
     }
     const seen = new Map<string, { id: string; value: string }>();
     const conflicts = new Map<string, EnvConflict>();
@@ -122,7 +130,9 @@ export class FunctionRuntime {
     }
     for (const [name, value] of Object.entries(merged)) this.setEnv(name, value);
     for (const conflict of this.conflicts) {
-      const detail = Object.entries(conflict.values).map(([id, v]) => `${id}=${JSON.stringify(v)}`).join(', ');
+      const detail = Object.entries(conflict.values)
+        .map(([id, v]) => `${id}=${JSON.stringify(v)}`)
+        .join(', ');
       this.options.log(
         `env conflict: ${conflict.name} differs between functions (${detail}); each sees its own value only at cold start`,
       );
@@ -191,7 +201,8 @@ export class FunctionRuntime {
       const value = await Promise.race([callHandler(loaded.handler, event, context), timeout]);
       return outcome({ ok: true, value });
     } catch (error) {
-      const err = error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error));
+      const err =
+        error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error));
       return outcome({ error: err, timedOut: err instanceof LambdaTimeoutError });
     } finally {
       clearTimeout(timer);
@@ -203,7 +214,8 @@ export class FunctionRuntime {
     if (cached) return cached;
     const def = this.options.functions.get(functionId);
     if (!def) throw new FunctionNotRunnableError(functionId, 'not a function of the template');
-    if (def.problem || !def.sourceFile) throw new FunctionNotRunnableError(functionId, def.problem ?? 'no source file');
+    if (def.problem || !def.sourceFile)
+      throw new FunctionNotRunnableError(functionId, def.problem ?? 'no source file');
     ensureTypeScriptLoader();
     // Cold start: this function's own values of conflicting variables.
     const own = this.environments.get(functionId) ?? {};
@@ -223,7 +235,10 @@ export class FunctionRuntime {
     const fromDefault = (mod.default as Record<string, unknown> | undefined)?.[def.exportName];
     const handler = (mod[def.exportName] ?? fromDefault) as Handler | undefined;
     if (typeof handler !== 'function') {
-      throw new FunctionNotRunnableError(functionId, `${def.sourceFile} does not export a function "${def.exportName}"`);
+      throw new FunctionNotRunnableError(
+        functionId,
+        `${def.sourceFile} does not export a function "${def.exportName}"`,
+      );
     }
     const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
     const loaded = { handler, logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}` };
@@ -231,7 +246,12 @@ export class FunctionRuntime {
     return loaded;
   }
 
-  private context(def: FunctionDef, requestId: string, deadline: number, logStreamName: string): LambdaContext {
+  private context(
+    def: FunctionDef,
+    requestId: string,
+    deadline: number,
+    logStreamName: string,
+  ): LambdaContext {
     const deprecated = () => {
       throw new Error('context.done/fail/succeed are not supported: return a value or a promise');
     };
@@ -275,6 +295,12 @@ function callHandler(handler: Handler, event: unknown, context: LambdaContext): 
 }
 
 /** One log line per invocation: trigger, function, connection, status, duration. */
-export function invocationLine(trigger: string, functionId: string, connectionId: string | undefined, status: string, durationMs: number): string {
+export function invocationLine(
+  trigger: string,
+  functionId: string,
+  connectionId: string | undefined,
+  status: string,
+  durationMs: number,
+): string {
   return `${trigger} ${functionId}${connectionId ? ` ${connectionId}` : ''} ${status} ${durationMs}ms`;
 }

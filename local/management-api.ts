@@ -38,7 +38,13 @@ export interface FaultRequest {
  * per request. `methods` defaults to POST only; `slowMs` (default 1500) is the delay of `slow`.
  */
 export type FaultInjection =
-  | { share: number; kinds: FaultKind[]; methods?: FaultRequest['method'][]; slowMs?: number; random?: () => number }
+  | {
+      share: number;
+      kinds: FaultKind[];
+      methods?: FaultRequest['method'][];
+      slowMs?: number;
+      random?: () => number;
+    }
   | ((request: FaultRequest) => FaultKind | { kind: 'slow'; ms: number } | undefined);
 
 const ERRORS = {
@@ -60,7 +66,10 @@ function sendError(res: ServerResponse, [status, type, message]: readonly [numbe
   res.end(body);
 }
 
-function pickFault(faults: FaultInjection | undefined, request: FaultRequest): { kind: FaultKind; ms: number } | undefined {
+function pickFault(
+  faults: FaultInjection | undefined,
+  request: FaultRequest,
+): { kind: FaultKind; ms: number } | undefined {
   if (!faults) return undefined;
   if (typeof faults === 'function') {
     const decided = faults(request);
@@ -100,11 +109,15 @@ export async function handleManagementRequest(
     sendError(res, ERRORS.forbidden);
     return;
   }
-  const body = method === 'POST' ? await readBody(req, backend.maxPostBytes) : (req.resume(), Buffer.alloc(0));
+  if (method !== 'POST') req.resume();
+  const body = method === 'POST' ? await readBody(req, backend.maxPostBytes) : Buffer.alloc(0);
   const fault = pickFault(backend.faults, { method, connectionId });
   if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
   else if (fault) {
-    sendError(res, fault.kind === '410' ? ERRORS.gone : fault.kind === '429' ? ERRORS.throttled : ERRORS.internal);
+    sendError(
+      res,
+      fault.kind === '410' ? ERRORS.gone : fault.kind === '429' ? ERRORS.throttled : ERRORS.internal,
+    );
     return;
   }
   if (body === undefined) {

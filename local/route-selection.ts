@@ -8,7 +8,11 @@
 const RESERVED = new Set(['$connect', '$disconnect']);
 
 /** The route key for a message body, or undefined when neither a route nor `$default` matches. */
-export function selectRoute(expression: string, body: string, routeKeys: { has(key: string): boolean }): string | undefined {
+export function selectRoute(
+  expression: string,
+  body: string,
+  routeKeys: { has(key: string): boolean },
+): string | undefined {
   const key = evaluateSelectionExpression(expression, body);
   if (key !== undefined && !RESERVED.has(key) && routeKeys.has(key)) return key;
   return routeKeys.has('$default') ? '$default' : undefined;
@@ -32,7 +36,9 @@ export function evaluateSelectionExpression(expression: string, body: string): s
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
       value = (value as Record<string, unknown>)[part];
     }
-    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : undefined;
   };
   const whole = /^\$request\.body\.(.+)$/.exec(expression);
   if (whole) return lookup(whole[1] as string);

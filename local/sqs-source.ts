@@ -63,13 +63,17 @@ export class LocalQueues {
   }
 
   async arn(queueUrl: string): Promise<string | undefined> {
-    const out = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    const out = await this.client.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
     return out.Attributes?.QueueArn;
   }
 
   /** Every URL resolved so far, by logical id. */
   async known(): Promise<Record<string, string>> {
-    const entries = await Promise.all([...this.urls].map(async ([id, url]) => [id, await url.catch(() => '')] as const));
+    const entries = await Promise.all(
+      [...this.urls].map(async ([id, url]) => [id, await url.catch(() => '')] as const),
+    );
     return Object.fromEntries(entries.filter(([, url]) => url));
   }
 
@@ -87,7 +91,9 @@ export class LocalQueues {
     if (redrive && typeof redrive === 'object') {
       const policy = { ...(redrive as Record<string, unknown>) };
       const dlq = [...this.queues.values()].find((q) => q.arn === policy.deadLetterTargetArn);
-      if (dlq) policy.deadLetterTargetArn = (await this.arn(await this.url(dlq.logicalId))) ?? policy.deadLetterTargetArn;
+      if (dlq)
+        policy.deadLetterTargetArn =
+          (await this.arn(await this.url(dlq.logicalId))) ?? policy.deadLetterTargetArn;
       attributes.RedrivePolicy = JSON.stringify(policy);
     }
     try {
@@ -144,7 +150,8 @@ export class SqsEventSource {
       } catch (error) {
         if (this.abort.signal.aborted) break;
         const text = (error as Error).message;
-        if (text !== lastError) log(`sqs:${source.queueName} polling failed (retrying every second): ${text}`);
+        if (text !== lastError)
+          log(`sqs:${source.queueName} polling failed (retrying every second): ${text}`);
         lastError = text;
         await new Promise((r) => setTimeout(r, 1000));
       }
@@ -192,11 +199,17 @@ export class SqsEventSource {
       await client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: url,
-          Entries: done.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })),
+          Entries: done
+            .slice(i, i + 10)
+            .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string })),
         }),
       );
     }
-    const status = outcome.ok ? `${messages.length} records, ${failed.size} failed` : outcome.timedOut ? 'timeout' : `error (${outcome.error?.message})`;
+    const status = outcome.ok
+      ? `${messages.length} records, ${failed.size} failed`
+      : outcome.timedOut
+        ? 'timeout'
+        : `error (${outcome.error?.message})`;
     log(invocationLine(`sqs:${source.queueName}`, source.functionId, undefined, status, outcome.durationMs));
   }
 }
@@ -217,7 +230,11 @@ export function batchItemFailures(value: unknown, ids: string[]): Set<string> {
 }
 
 /** One record of the SQS event Lambda sends. */
-export function sqsRecord(message: Message, eventSourceARN: string, awsRegion: string): Record<string, unknown> {
+export function sqsRecord(
+  message: Message,
+  eventSourceARN: string,
+  awsRegion: string,
+): Record<string, unknown> {
   const b64 = (value: Uint8Array) => Buffer.from(value).toString('base64');
   const messageAttributes: Record<string, unknown> = {};
   for (const [name, attr] of Object.entries(message.MessageAttributes ?? {})) {

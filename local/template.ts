@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { parseCfnYaml } from './cfn-yaml';
-import { type IntrinsicScope, NO_VALUE, Unresolved, evaluateCondition, resolve } from './intrinsics';
+import { evaluateCondition, type IntrinsicScope, NO_VALUE, resolve, Unresolved } from './intrinsics';
 
 export interface TemplateOptions {
   /** Values for template parameters (win over their `Default`). */
@@ -139,7 +139,9 @@ const STRUCTURAL_TYPES = new Set([
 const FUNCTION_TYPES = new Set(['AWS::Serverless::Function', 'AWS::Lambda::Function']);
 
 function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Unresolved);
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Unresolved)
+  );
 }
 
 function isIntrinsic(value: unknown): boolean {
@@ -185,7 +187,8 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
   const parameterDecls = (isObject(doc.Parameters) ? doc.Parameters : {}) as Record<string, Json>;
   const overrides = options.parameterOverrides ?? {};
   for (const name of Object.keys(overrides)) {
-    if (!(name in parameterDecls)) warnings.push(`parameter override ${name} is not a parameter of the template`);
+    if (!(name in parameterDecls))
+      warnings.push(`parameter override ${name} is not a parameter of the template`);
   }
   const parameters: Record<string, unknown> = {};
   for (const [name, decl] of Object.entries(parameterDecls)) {
@@ -218,7 +221,8 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
   const conditionCache = new Map<string, boolean>();
   const evaluating = new Set<string>();
   const allResources = (isObject(doc.Resources) ? doc.Resources : {}) as Record<string, Resource>;
-  const globalsFunction = isObject(doc.Globals) && isObject(doc.Globals.Function) ? doc.Globals.Function : undefined;
+  const globalsFunction =
+    isObject(doc.Globals) && isObject(doc.Globals.Function) ? doc.Globals.Function : undefined;
 
   // The resources that exist in this configuration (their Condition is true).
   const resources = new Map<string, Resource>();
@@ -244,13 +248,17 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     },
     refResource(logicalId) {
       const resource = resources.get(logicalId);
-      if (!resource) return new Unresolved(`!Ref ${logicalId}: no such parameter or resource in this configuration`);
+      if (!resource)
+        return new Unresolved(`!Ref ${logicalId}: no such parameter or resource in this configuration`);
       if (FUNCTION_TYPES.has(resource.Type)) return functionNames.get(logicalId);
       if (resource.Type === 'AWS::SQS::Queue') return queueUrl(queueNames.get(logicalId) as string);
       if (resource.Type === 'AWS::ApiGatewayV2::Api') return apiIds.get(logicalId);
       if (resource.Type === 'AWS::ApiGatewayV2::Stage') return resolve(resource.Properties.StageName, scope);
       if (STRUCTURAL_TYPES.has(resource.Type)) return logicalId;
-      if (resource.Type === 'AWS::Serverless::LayerVersion' || resource.Type === 'AWS::Lambda::LayerVersion') {
+      if (
+        resource.Type === 'AWS::Serverless::LayerVersion' ||
+        resource.Type === 'AWS::Lambda::LayerVersion'
+      ) {
         return `arn:aws:lambda:${region}:${accountId}:layer:${logicalId}:1`;
       }
       if (resource.Type === 'AWS::IAM::Role') return logicalId;
@@ -258,8 +266,10 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     },
     getAtt(logicalId, attribute) {
       const resource = resources.get(logicalId);
-      if (!resource) return new Unresolved(`!GetAtt ${logicalId}.${attribute}: no such resource in this configuration`);
-      if (FUNCTION_TYPES.has(resource.Type) && attribute === 'Arn') return functionArn(functionNames.get(logicalId) as string);
+      if (!resource)
+        return new Unresolved(`!GetAtt ${logicalId}.${attribute}: no such resource in this configuration`);
+      if (FUNCTION_TYPES.has(resource.Type) && attribute === 'Arn')
+        return functionArn(functionNames.get(logicalId) as string);
       if (resource.Type === 'AWS::SQS::Queue') {
         const name = queueNames.get(logicalId) as string;
         if (attribute === 'Arn') return queueArn(name);
@@ -268,9 +278,11 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
       }
       if (resource.Type === 'AWS::ApiGatewayV2::Api') {
         if (attribute === 'ApiId') return apiIds.get(logicalId);
-        if (attribute === 'ApiEndpoint' && options.apiEndpoint && logicalId === selectedApi) return options.apiEndpoint;
+        if (attribute === 'ApiEndpoint' && options.apiEndpoint && logicalId === selectedApi)
+          return options.apiEndpoint;
       }
-      if (resource.Type === 'AWS::IAM::Role' && attribute === 'Arn') return `arn:aws:iam::${accountId}:role/${logicalId}`;
+      if (resource.Type === 'AWS::IAM::Role' && attribute === 'Arn')
+        return `arn:aws:iam::${accountId}:role/${logicalId}`;
       return new Unresolved(`!GetAtt ${logicalId}.${attribute} is only known once deployed`);
     },
   };
@@ -298,29 +310,45 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
   // Names first: every Ref/GetAtt of a function, queue or API depends on them.
   for (const [logicalId, resource] of resources) {
     if (FUNCTION_TYPES.has(resource.Type)) {
-      const name = resource.Properties.FunctionName === undefined ? undefined : resolveIn(logicalId, resource.Properties.FunctionName);
+      const name =
+        resource.Properties.FunctionName === undefined
+          ? undefined
+          : resolveIn(logicalId, resource.Properties.FunctionName);
       functionNames.set(logicalId, typeof name === 'string' && name ? name : logicalId);
     }
   }
   for (const [logicalId, resource] of resources) {
     if (resource.Type === 'AWS::SQS::Queue') {
-      const name = resource.Properties.QueueName === undefined ? undefined : resolveIn(logicalId, resource.Properties.QueueName);
+      const name =
+        resource.Properties.QueueName === undefined
+          ? undefined
+          : resolveIn(logicalId, resource.Properties.QueueName);
       const fifo = String(resolveIn(logicalId, resource.Properties.FifoQueue)) === 'true';
-      queueNames.set(logicalId, typeof name === 'string' && name ? name : `${logicalId}${fifo ? '.fifo' : ''}`);
+      queueNames.set(
+        logicalId,
+        typeof name === 'string' && name ? name : `${logicalId}${fifo ? '.fifo' : ''}`,
+      );
     }
   }
-  const webSocketApiIds = [...resources].filter(
-    ([id, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && resolveIn(id, r.Properties.ProtocolType) === 'WEBSOCKET',
-  ).map(([id]) => id);
+  const webSocketApiIds = [...resources]
+    .filter(
+      ([id, r]) =>
+        r.Type === 'AWS::ApiGatewayV2::Api' && resolveIn(id, r.Properties.ProtocolType) === 'WEBSOCKET',
+    )
+    .map(([id]) => id);
   for (const [logicalId, resource] of resources) {
     if (resource.Type === 'AWS::ApiGatewayV2::Api') apiIds.set(logicalId, fakeApiId(logicalId));
   }
   if (options.apiLogicalId && !webSocketApiIds.includes(options.apiLogicalId)) {
-    throw new Error(`template: ${options.apiLogicalId} is not a WebSocket API (found: ${webSocketApiIds.join(', ') || 'none'})`);
+    throw new Error(
+      `template: ${options.apiLogicalId} is not a WebSocket API (found: ${webSocketApiIds.join(', ') || 'none'})`,
+    );
   }
   selectedApi = options.apiLogicalId ?? webSocketApiIds[0];
   if (!options.apiLogicalId && webSocketApiIds.length > 1) {
-    warnings.push(`several WebSocket APIs (${webSocketApiIds.join(', ')}); serving ${selectedApi} (choose with apiLogicalId)`);
+    warnings.push(
+      `several WebSocket APIs (${webSocketApiIds.join(', ')}); serving ${selectedApi} (choose with apiLogicalId)`,
+    );
   }
   if (selectedApi && options.apiId) apiIds.set(selectedApi, options.apiId);
 
@@ -328,7 +356,14 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
   const functionByName = new Map<string, string>();
   for (const [logicalId, resource] of resources) {
     if (!FUNCTION_TYPES.has(resource.Type)) continue;
-    const def = buildFunction(logicalId, resource, dir, (v) => resolveIn(logicalId, v), functionNames, functionArn);
+    const def = buildFunction(
+      logicalId,
+      resource,
+      dir,
+      (v) => resolveIn(logicalId, v),
+      functionNames,
+      functionArn,
+    );
     functions.set(logicalId, def);
     functionByName.set(def.name, logicalId);
   }
@@ -353,9 +388,24 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     queueByArn.set(queueArn(name), logicalId);
   }
 
-  const sqsSources = collectSqsSources(resources, functions, resolveIn, functionFromArn, queueByArn, queues, warnings);
+  const sqsSources = collectSqsSources(
+    resources,
+    functions,
+    resolveIn,
+    functionFromArn,
+    queueByArn,
+    queues,
+    warnings,
+  );
   const webSocketApi = selectedApi
-    ? buildWebSocketApi(selectedApi, resources, apiIds.get(selectedApi) as string, resolveIn, functionFromArn, warnings)
+    ? buildWebSocketApi(
+        selectedApi,
+        resources,
+        apiIds.get(selectedApi) as string,
+        resolveIn,
+        functionFromArn,
+        warnings,
+      )
     : undefined;
 
   const layerDirs: string[] = [];
@@ -404,7 +454,12 @@ function buildFunction(
         environment[key] = '';
         unresolvedEnvironment.push(key);
       } else if (value !== NO_VALUE && value !== undefined && value !== null) {
-        environment[key] = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+        environment[key] =
+          typeof value === 'string'
+            ? value
+            : typeof value === 'object'
+              ? JSON.stringify(value)
+              : String(value);
       }
     }
   }
@@ -420,11 +475,13 @@ function buildFunction(
     timeoutSeconds: Number.isFinite(timeout) && timeout > 0 ? timeout : 3,
     memoryMb: Number.isFinite(memory) && memory > 0 ? memory : 128,
   };
-  if (resolveValue(props.PackageType) === 'Image') return { ...def, problem: 'PackageType Image does not run in-process' };
+  if (resolveValue(props.PackageType) === 'Image')
+    return { ...def, problem: 'PackageType Image does not run in-process' };
   if (typeof runtime === 'string' && !runtime.startsWith('nodejs')) {
     return { ...def, problem: `runtime ${runtime} does not run in-process (Node.js only)` };
   }
-  if (typeof handler !== 'string' || !handler.includes('.')) return { ...def, problem: 'no Handler of the form module.export' };
+  if (typeof handler !== 'string' || !handler.includes('.'))
+    return { ...def, problem: 'no Handler of the form module.export' };
   if (typeof code !== 'string') return { ...def, problem: 'CodeUri/Code is not a local path' };
   const codeDir = resolvePath(templateDir, code);
   const dot = handler.lastIndexOf('.');
@@ -441,7 +498,12 @@ function buildFunction(
   if (candidates.length === 0) candidates = SOURCE_EXTENSIONS.map((ext) => modulePath + ext);
   const sourceFile = candidates.map((c) => join(codeDir, c)).find((file) => existsSync(file));
   if (!sourceFile) {
-    return { ...def, codeDir, exportName, problem: `no source for handler ${handler} in ${codeDir} (tried ${candidates.join(', ')})` };
+    return {
+      ...def,
+      codeDir,
+      exportName,
+      problem: `no source for handler ${handler} in ${codeDir} (tried ${candidates.join(', ')})`,
+    };
   }
   return { ...def, codeDir, exportName, sourceFile };
 }
@@ -459,7 +521,9 @@ function collectSqsSources(
   const add = (functionId: string, name: string, props: Json) => {
     const arn = props.Queue ?? props.EventSourceArn;
     if (typeof arn !== 'string') {
-      warnings.push(`SQS source ${name} of ${functionId}: queue ARN is not known locally (${String(arn)}); not fed`);
+      warnings.push(
+        `SQS source ${name} of ${functionId}: queue ARN is not known locally (${String(arn)}); not fed`,
+      );
       return;
     }
     const queueLogicalId = queueByArn.get(arn);
@@ -468,7 +532,9 @@ function collectSqsSources(
       functionId,
       name,
       queueLogicalId,
-      queueName: queueLogicalId ? (queues.get(queueLogicalId) as QueueDef).name : (arn.split(':').pop() as string),
+      queueName: queueLogicalId
+        ? (queues.get(queueLogicalId) as QueueDef).name
+        : (arn.split(':').pop() as string),
       queueArn: arn,
       batchSize: Number(props.BatchSize ?? 10),
       maximumBatchingWindowSeconds: Number(props.MaximumBatchingWindowInSeconds ?? 0),
@@ -481,14 +547,18 @@ function collectSqsSources(
       const events = resolveIn(logicalId, resource.Properties.Events);
       if (!isObject(events)) continue;
       for (const [name, event] of Object.entries(events)) {
-        if (isObject(event) && event.Type === 'SQS' && isObject(event.Properties)) add(logicalId, name, event.Properties);
+        if (isObject(event) && event.Type === 'SQS' && isObject(event.Properties))
+          add(logicalId, name, event.Properties);
       }
     } else if (resource.Type === 'AWS::Lambda::EventSourceMapping') {
       const props = resolveIn(logicalId, resource.Properties) as Json;
-      if (typeof props.EventSourceArn !== 'string' || !props.EventSourceArn.startsWith('arn:aws:sqs:')) continue;
+      if (typeof props.EventSourceArn !== 'string' || !props.EventSourceArn.startsWith('arn:aws:sqs:'))
+        continue;
       const functionId = functionFromArn(props.FunctionName);
       if (!functionId || !functions.has(functionId)) {
-        warnings.push(`event source mapping ${logicalId}: function ${String(props.FunctionName)} is not in the template`);
+        warnings.push(
+          `event source mapping ${logicalId}: function ${String(props.FunctionName)} is not in the template`,
+        );
         continue;
       }
       add(functionId, logicalId, props);
@@ -517,21 +587,26 @@ function buildWebSocketApi(
       logicalId: id,
       name: String(props.Name ?? id),
       type: String(props.AuthorizerType ?? 'REQUEST'),
-      identitySources: (Array.isArray(identity) ? identity : identity === undefined ? [] : [identity]).map(String),
+      identitySources: (Array.isArray(identity) ? identity : identity === undefined ? [] : [identity]).map(
+        String,
+      ),
       functionId: functionFromArn(props.AuthorizerUri),
     };
     if (def.type !== 'REQUEST') def.problem = `authorizer type ${def.type} is not emulated (REQUEST only)`;
-    else if (!def.functionId) def.problem = `AuthorizerUri ${String(props.AuthorizerUri)} names no function of the template`;
+    else if (!def.functionId)
+      def.problem = `AuthorizerUri ${String(props.AuthorizerUri)} names no function of the template`;
     authorizers.set(id, def);
   }
 
   const integrations = new Map<string, Json>();
-  for (const [id, r] of ofThisApi('AWS::ApiGatewayV2::Integration')) integrations.set(id, resolveIn(id, r.Properties) as Json);
+  for (const [id, r] of ofThisApi('AWS::ApiGatewayV2::Integration'))
+    integrations.set(id, resolveIn(id, r.Properties) as Json);
 
   const twoWayRoutes = new Set<string>();
   for (const [id, r] of ofThisApi('AWS::ApiGatewayV2::RouteResponse')) {
     const props = resolveIn(id, r.Properties) as Json;
-    if (props.RouteResponseKey === '$default' && typeof props.RouteId === 'string') twoWayRoutes.add(props.RouteId);
+    if (props.RouteResponseKey === '$default' && typeof props.RouteId === 'string')
+      twoWayRoutes.add(props.RouteId);
   }
 
   const routes = new Map<string, RouteDef>();
@@ -544,24 +619,31 @@ function buildWebSocketApi(
       twoWay: twoWayRoutes.has(id),
       authorizationType: String(props.AuthorizationType ?? 'NONE'),
     };
-    const target = typeof props.Target === 'string' ? /integrations\/([^/]+)$/.exec(props.Target)?.[1] : undefined;
+    const target =
+      typeof props.Target === 'string' ? /integrations\/([^/]+)$/.exec(props.Target)?.[1] : undefined;
     const integration = target ? integrations.get(target) : undefined;
     if (!integration) {
       route.problem = `Target ${String(props.Target)} names no integration of this API`;
     } else {
       const type = String(integration.IntegrationType ?? '');
       route.functionId = functionFromArn(integration.IntegrationUri);
-      if (integration.TimeoutInMillis !== undefined) route.integrationTimeoutMs = Number(integration.TimeoutInMillis);
-      if (type !== 'AWS_PROXY') route.problem = `integration type ${type} is not emulated (AWS_PROXY to Lambda only)`;
+      if (integration.TimeoutInMillis !== undefined)
+        route.integrationTimeoutMs = Number(integration.TimeoutInMillis);
+      if (type !== 'AWS_PROXY')
+        route.problem = `integration type ${type} is not emulated (AWS_PROXY to Lambda only)`;
       else if (!route.functionId) {
         route.problem = `IntegrationUri ${String(integration.IntegrationUri)} names no function of the template`;
       }
     }
     if (route.authorizationType === 'CUSTOM') {
-      route.authorizer = typeof props.AuthorizerId === 'string' ? authorizers.get(props.AuthorizerId) : undefined;
-      if (!route.authorizer) route.problem = `AuthorizerId ${String(props.AuthorizerId)} names no authorizer of this API`;
+      route.authorizer =
+        typeof props.AuthorizerId === 'string' ? authorizers.get(props.AuthorizerId) : undefined;
+      if (!route.authorizer)
+        route.problem = `AuthorizerId ${String(props.AuthorizerId)} names no authorizer of this API`;
     } else if (route.authorizationType !== 'NONE') {
-      warnings.push(`route ${routeKey}: AuthorizationType ${route.authorizationType} is not enforced locally`);
+      warnings.push(
+        `route ${routeKey}: AuthorizationType ${route.authorizationType} is not enforced locally`,
+      );
     }
     if (route.problem) warnings.push(`route ${routeKey}: ${route.problem}`);
     routes.set(routeKey, route);

@@ -22,6 +22,7 @@ import {
   clearHooks,
   clearRecords,
   connect,
+  eventsOf,
   type FixtureGateway,
   holdHook,
   managementClient,
@@ -32,8 +33,7 @@ import {
   waitFor,
 } from './support/clients';
 
-const disconnectsOf = (connectionId: string) =>
-  records('disconnect').filter((r) => (r.event as any).requestContext.connectionId === connectionId);
+const disconnectsOf = (connectionId: string) => eventsOf('disconnect', connectionId);
 
 describe('Gateway: handshake', () => {
   let fixture: FixtureGateway;
@@ -56,8 +56,7 @@ describe('Gateway: handshake', () => {
 
   it('invokes the authorizer with the AWS-shaped REQUEST event and opens the socket on Allow', async () => {
     const client = await connect(`${gateway.url}?token=good&classRoomId=r1`);
-    const [auth] = records('authorizer');
-    const event = auth?.event as Record<string, any>;
+    const [event = {}] = eventsOf('authorizer');
     expect(sorted(Object.keys(event))).toEqual(sorted(AUTHORIZER_EVENT_KEYS));
     expect(event.type).toBe('REQUEST');
     expect(event.methodArn).toBe('arn:aws:execute-api:eu-central-1:210987654321:fixtureapi/fixture/$connect');
@@ -112,7 +111,7 @@ describe('Gateway: handshake', () => {
 
   it('passes the $connect event AWS-shaped, with the authorizer context (stringified) and the query string', async () => {
     const client = await connect(`${gateway.url}?token=good&a=1&a=2`);
-    const event = records('connect')[0]?.event as Record<string, any>;
+    const [event = {}] = eventsOf('connect');
     expect(sorted(Object.keys(event))).toEqual(
       sorted([...CONNECT_EVENT_KEYS, 'queryStringParameters', 'multiValueQueryStringParameters']),
     );
@@ -138,7 +137,7 @@ describe('Gateway: handshake', () => {
   it('rejects the handshake with the status $connect returns (≥ 400); no socket opens', async () => {
     expect((await rejectedStatus(`${gateway.url}?token=good&reject=403`)).status).toBe(403);
     expect((await rejectedStatus(`${gateway.url}?token=good&reject=429`)).status).toBe(429);
-    const rejectedIds = records('connect').map((r) => (r.event as any).requestContext.connectionId as string);
+    const rejectedIds = eventsOf('connect').map((e) => e.requestContext.connectionId as string);
     expect(rejectedIds).toHaveLength(2);
     expect(gateway.connectionIds().filter((id) => rejectedIds.includes(id))).toEqual([]);
     const api = managementClient(gateway);
@@ -164,7 +163,7 @@ describe('Gateway: handshake', () => {
     const held = holdHook('connect');
     const opening = connect(`${gateway.url}?token=good&hold=1`);
     await held.reached;
-    const connectionId = (records('connect')[0]?.event as any).requestContext.connectionId as string;
+    const connectionId = eventsOf('connect')[0]?.requestContext.connectionId as string;
     const api = managementClient(gateway);
     await expect(
       api.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: 'early' })),

@@ -4,13 +4,18 @@
  * 128 KB close the socket with 1009; binary frames close it with 1003 (API Gateway rejects them).
  */
 import { FrameGuard } from '../../local/frame-guard';
-import { type Client, type FixtureGateway, connect, records, sleep, startFixture, waitFor } from './support/clients';
+import {
+  type Client,
+  connect,
+  eventsOf,
+  type FixtureGateway,
+  sleep,
+  startFixture,
+  waitFor,
+} from './support/clients';
 
 function disconnectOf(connectionId: string) {
-  return () =>
-    records('disconnect')
-      .map((r) => (r.event as any).requestContext)
-      .find((c) => c.connectionId === connectionId) as Record<string, unknown> | undefined;
+  return () => eventsOf('disconnect', connectionId)[0]?.requestContext as Record<string, unknown> | undefined;
 }
 
 describe('Class: FrameGuard', () => {
@@ -26,12 +31,19 @@ describe('Class: FrameGuard', () => {
     expect(new FrameGuard(100, 1000).push(frame(100))).toBeUndefined();
     expect(new FrameGuard(100, 1000).push(frame(101))).toBe('frame');
     const guard = new FrameGuard(100, 250);
-    const bytes = Buffer.concat([frame(100, 0x1, false), frame(9, 0x9), frame(100, 0x0, false), frame(100, 0x0, true)]);
+    const bytes = Buffer.concat([
+      frame(100, 0x1, false),
+      frame(9, 0x9),
+      frame(100, 0x0, false),
+      frame(100, 0x0, true),
+    ]);
     let seen: string | undefined;
     for (const byte of bytes) seen ??= guard.push(Buffer.from([byte]));
     expect(seen).toBe('message');
     const fine = new FrameGuard(100, 250);
-    expect(fine.push(Buffer.concat([frame(100, 0x1, false), frame(100, 0x0, true), frame(100)]))).toBeUndefined();
+    expect(
+      fine.push(Buffer.concat([frame(100, 0x1, false), frame(100, 0x0, true), frame(100)])),
+    ).toBeUndefined();
   });
 });
 
@@ -52,8 +64,18 @@ describe('Gateway: closing and limits', () => {
     const { client, connectionId } = await open();
     client.ws.close(4001, 'bye now');
     const context = await waitFor(disconnectOf(connectionId), '$disconnect');
-    expect(context).toMatchObject({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 4001, disconnectReason: 'bye now' });
-    expect(context.authorizer).toEqual({ principalId: 'user-1', userId: 'user-1', level: '3', admin: 'true' });
+    expect(context).toMatchObject({
+      routeKey: '$disconnect',
+      eventType: 'DISCONNECT',
+      disconnectStatusCode: 4001,
+      disconnectReason: 'bye now',
+    });
+    expect(context.authorizer).toEqual({
+      principalId: 'user-1',
+      userId: 'user-1',
+      level: '3',
+      admin: 'true',
+    });
   });
 
   it('reports 1005 "Client-side close frame status not set" when the client gives no code', async () => {
@@ -83,7 +105,9 @@ describe('Gateway: closing and limits', () => {
     clearInterval(pinger);
     expect(closed).toEqual({ code: 1001, reason: 'Going away' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
-    expect(await waitFor(disconnectOf(connectionId), '$disconnect')).toMatchObject({ disconnectStatusCode: 1001 });
+    expect(await waitFor(disconnectOf(connectionId), '$disconnect')).toMatchObject({
+      disconnectStatusCode: 1001,
+    });
   });
 
   it('accepts a 32 KB frame and closes with 1009 on a larger one (the message is not routed)', async () => {
@@ -116,7 +140,9 @@ describe('Gateway: closing and limits', () => {
     const { client, connectionId } = await open();
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     expect((await client.closed).code).toBe(1003);
-    expect(await waitFor(disconnectOf(connectionId), '$disconnect')).toMatchObject({ disconnectStatusCode: 1003 });
+    expect(await waitFor(disconnectOf(connectionId), '$disconnect')).toMatchObject({
+      disconnectStatusCode: 1003,
+    });
   });
 
   it('closes every socket with 1001 on shutdown and runs their $disconnect before close() resolves', async () => {
@@ -125,7 +151,10 @@ describe('Gateway: closing and limits', () => {
     const [connectionId] = own.gateway.connectionIds();
     await own.gateway.close();
     expect((await client.closed).code).toBe(1001);
-    expect(disconnectOf(connectionId as string)()).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
+    expect(disconnectOf(connectionId as string)()).toMatchObject({
+      disconnectStatusCode: 1001,
+      disconnectReason: 'Going away',
+    });
     await sleep(10);
   });
 });

@@ -20,9 +20,9 @@ import {
 } from './support/aws-shapes';
 import {
   connect,
+  eventsOf,
   type FixtureGateway,
   managementClient,
-  records,
   startFixture,
   waitFor,
 } from './support/clients';
@@ -84,9 +84,7 @@ describe('Gateway: management API', () => {
     const { client, connectionId } = await open();
     await managementClient(fixture.gateway).send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     expect((await client.closed).code).toBe(1000);
-    const mine = () =>
-      records('disconnect').find((r) => (r.event as any).requestContext.connectionId === connectionId);
-    const event = (await waitFor(mine, '$disconnect')).event as Record<string, any>;
+    const event = await waitFor(() => eventsOf('disconnect', connectionId)[0], '$disconnect');
     expect(sorted(Object.keys(event))).toEqual(sorted(DISCONNECT_EVENT_KEYS));
     expect(sorted(Object.keys(event.requestContext))).toEqual(
       sorted([...REQUEST_CONTEXT_KEYS, ...DISCONNECT_CONTEXT_EXTRA, 'authorizer']),

@@ -16,6 +16,7 @@ import {
   type Client,
   clearRecords,
   connect,
+  eventsOf,
   type FixtureGateway,
   records,
   sleep,
@@ -79,7 +80,7 @@ describe('Gateway: routes', () => {
     const raw = '{"action": "echo", "data": "spaced"}';
     client.send(raw);
     await client.next();
-    const event = records('echo')[0]?.event as Record<string, any>;
+    const [event = {}] = eventsOf('echo');
     expect(sorted(Object.keys(event))).toEqual(sorted(MESSAGE_EVENT_KEYS));
     expect(sorted(Object.keys(event.requestContext))).toEqual(
       sorted([...REQUEST_CONTEXT_KEYS, ...MESSAGE_CONTEXT_EXTRA, 'authorizer']),

@@ -5,7 +5,7 @@
  */
 import { FunctionRuntime } from '../../local/lambda-runtime';
 import { loadTemplate } from '../../local/template';
-import { FIXTURE_TEMPLATE, connect, startFixture } from './support/clients';
+import { connect, FIXTURE_TEMPLATE, startFixture } from './support/clients';
 
 describe('Gateway: functions in-process', () => {
   it('applies the environment, keeps modules warm and passes a Lambda context', async () => {
@@ -40,7 +40,9 @@ describe('Gateway: functions in-process', () => {
     expect(first.context.awsRequestId).not.toBe(second.context.awsRequestId);
     expect(first.context.remaining).toBeGreaterThan(2500);
     expect(first.context.remaining).toBeLessThanOrEqual(3000);
-    expect(fixture.logs).toContainEqual(expect.stringMatching(/^environment: CACHE_URL, IMPORTED cannot be resolved locally/));
+    expect(fixture.logs).toContainEqual(
+      expect.stringMatching(/^environment: CACHE_URL, IMPORTED cannot be resolved locally/),
+    );
 
     client.ws.close();
     await fixture.gateway.close();
@@ -50,7 +52,9 @@ describe('Gateway: functions in-process', () => {
   it('reports a variable two functions define differently; each sees its own value at cold start', async () => {
     const fixture = await startFixture();
     expect(fixture.gateway.runtime.conflicts.map((c) => c.name)).toEqual(['SHARED_NAME']);
-    expect(fixture.logs).toContainEqual(expect.stringMatching(/^env conflict: SHARED_NAME differs between functions/));
+    expect(fixture.logs).toContainEqual(
+      expect.stringMatching(/^env conflict: SHARED_NAME differs between functions/),
+    );
     const client = await connect(`${fixture.gateway.url}?token=good`);
     client.send({ action: 'info' });
     expect(JSON.parse(await client.next()).atColdStart.SHARED_NAME).toBe('from-info');
@@ -65,7 +69,10 @@ describe('Gateway: functions in-process', () => {
     const client = await connect(`${fixture.gateway.url}?token=good`);
     const connectionId = fixture.gateway.connectionIds()[0];
     client.send({ action: 'slow', ms: 600 });
-    expect(JSON.parse(await client.next())).toMatchObject({ message: 'Endpoint request timed out', connectionId });
+    expect(JSON.parse(await client.next())).toMatchObject({
+      message: 'Endpoint request timed out',
+      connectionId,
+    });
     client.ws.close();
     await fixture.gateway.close();
   });

@@ -34,6 +34,17 @@ const store = globalThis as {
   __emulatorHooks?: Record<string, () => Promise<void>>;
 };
 
+/** A recorded event, asserted field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: recorded events are read loosely in assertions
+export type LooseEvent = Record<string, any>;
+
+/** The events of one kind the fixture handlers recorded, optionally of one connection. */
+export function eventsOf(kind: string, connectionId?: string): LooseEvent[] {
+  return records(kind)
+    .map((r) => r.event as LooseEvent)
+    .filter((e) => connectionId === undefined || e.requestContext?.connectionId === connectionId);
+}
+
 /** Events the fixture handlers recorded (they run in this process). */
 export function records(kind?: string): Recorded[] {
   return (store.__emulatorRecords ?? []).filter((r) => kind === undefined || r.kind === kind);
@@ -69,14 +80,15 @@ export function clearHooks(): void {
 
 /** Polls `probe` until it returns a value; fails naming `what` after `timeoutMs`. */
 export async function waitFor<T>(
-  probe: () => T | undefined | false,
+  probe: () => T,
   what: string,
   timeoutMs = 3000,
-): Promise<T> {
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null && value !== false)
+      return value as NonNullable<Exclude<T, false>>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

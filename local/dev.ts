@@ -1,0 +1,78 @@
+/**
+ * `npm run dev`: the whole classroom on this machine. Redis (see redis-source.ts), the gateway emulator
+ * serving template.yaml on PORT (default 3001) with handlers reloaded on change, and the SQS publish path
+ * when SQS_ENDPOINT points at an SQS-compatible server (moto, LocalStack).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gateway } from './gateway';
+import { localRedis } from './redis-source';
+import { generateSecret } from './tokens';
+
+const root = join(__dirname, '..');
+const secretFile = join(root, '.local', 'jwt-secret');
+
+/** JWT_SECRET, else the one kept in .local/ (made once), so tokens survive a restart. */
+function localSecret(): { secret: string; origin: string } {
+  if (process.env.JWT_SECRET) return { secret: process.env.JWT_SECRET, origin: 'JWT_SECRET' };
+  if (existsSync(secretFile)) return { secret: readFileSync(secretFile, 'utf8').trim(), origin: '.local/jwt-secret' };
+  mkdirSync(join(root, '.local'), { recursive: true });
+  const secret = generateSecret();
+  writeFileSync(secretFile, secret, { mode: 0o600 });
+  return { secret, origin: '.local/jwt-secret (generated)' };
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3001);
+  const stage = process.env.STAGE ?? 'local';
+  const redis = await localRedis();
+  const { secret, origin } = localSecret();
+  const gateway = await Gateway.start({
+    templatePath: join(root, 'template.yaml'),
+    port,
+    stage,
+    watch: true,
+    sqsEndpoint: process.env.SQS_ENDPOINT,
+    envOverrides: ({ managementEndpoint }) => ({
+      REDIS_URL: redis.url,
+      REDIS_AUTH_SECRET_ARN: '',
+      JWT_SECRET: secret,
+      JWT_SECRET_ARN: '',
+      JWKS_URL: process.env.JWKS_URL ?? '',
+      MANAGEMENT_ENDPOINT: managementEndpoint,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
+    }),
+  });
+  const tokenCmd = 'npm run token -- --user u1 --name Ann --role teacher --rooms r1';
+  console.log(
+    [
+      '',
+      'Classroom Realtime is running locally.',
+      `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
+      `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
+      `  Redis           ${redis.url} (${redis.origin})`,
+      `  JWT secret      ${origin}`,
+      `  SQS publish     ${process.env.SQS_ENDPOINT ? `fed from ${process.env.SQS_ENDPOINT}` : 'not fed (set SQS_ENDPOINT, e.g. a moto server)'}`,
+      '',
+      'Mint a token:',
+      `  ${tokenCmd}`,
+      'Join the class from a terminal (run it in two terminals with different users):',
+      `  npm run client -- --url ${gateway.url} --room r1 --user u1 --name Ann --role teacher`,
+      `  npm run client -- --url ${gateway.url} --room r1 --user u2 --name Ben --role student`,
+      '',
+    ].join('\n'),
+  );
+  const stop = async () => {
+    await gateway.close();
+    await redis.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

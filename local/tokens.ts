@@ -1,0 +1,25 @@
+/** Local development tokens: HS256, signed with the local JWT_SECRET (never used on AWS). */
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+
+export interface TokenClaims {
+  userId: string;
+  name?: string;
+  role?: 'teacher' | 'student';
+  rooms: string[];
+  /** Lifetime in seconds (default 8 hours). */
+  ttlSeconds?: number;
+}
+
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+  return new SignJWT({ name: claims.name ?? claims.userId, role: claims.role ?? 'student', rooms: claims.rooms })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (claims.ttlSeconds ?? 8 * 3600))
+    .sign(new TextEncoder().encode(secret));
+}

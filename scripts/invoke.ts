@@ -1,0 +1,78 @@
+/**
+ * Runs one function's handler in-process with a sample event, like `sam local invoke -e` without Docker:
+ *   npm run invoke -- <FunctionLogicalId> events/<file>.json
+ * The function gets its template environment, with the local settings on top: REDIS_URL (else a
+ * redis-server from PATH is started for the call), JWT_SECRET (else generated; `__TOKEN__` in the event is
+ * replaced by a fresh token for the event's room), MANAGEMENT_ENDPOINT (else a local recorder that prints
+ * every post the handler makes).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { resolve } from 'node:path';
+import { FunctionRuntime } from '../local/lambda-runtime';
+import { loadTemplate } from '../local/template';
+import { generateSecret, mintToken } from '../local/tokens';
+import { startRedisServer } from '../test/support/redis-server';
+
+async function recorder(): Promise<{ endpoint: string; close: () => void }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      console.log(`[management] ${req.method} ${req.url} ${Buffer.concat(chunks).toString('utf8')}`);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { endpoint: `http://127.0.0.1:${port}/local`, close: () => server.close() };
+}
+
+async function main(): Promise<void> {
+  const [functionId, eventFile] = process.argv.slice(2);
+  if (!functionId || !eventFile) {
+    console.error('usage: npm run invoke -- <FunctionLogicalId> events/<file>.json');
+    process.exit(2);
+  }
+  const model = loadTemplate(resolve('template.yaml'));
+  const def = model.functions.get(functionId);
+  if (!def) {
+    console.error(`No function ${functionId} in template.yaml. Functions: ${[...model.functions.keys()].join(', ')}`);
+    process.exit(2);
+  }
+  const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
+  const management = process.env.MANAGEMENT_ENDPOINT ? undefined : await recorder();
+  const secret = process.env.JWT_SECRET ?? generateSecret();
+  let text = readFileSync(resolve(eventFile), 'utf8');
+  if (text.includes('__TOKEN__')) {
+    const event = JSON.parse(text);
+    const room = event.queryStringParameters?.classRoomId ?? 'room-1';
+    const token = await mintToken(secret, { userId: 'u1', name: 'Ann', role: 'teacher', rooms: [room] });
+    text = text.replaceAll('__TOKEN__', token);
+  }
+  const runtime = new FunctionRuntime({
+    functions: new Map([[functionId, def]]),
+    envOverrides: {
+      REDIS_URL: process.env.REDIS_URL ?? (redis?.url as string),
+      REDIS_AUTH_SECRET_ARN: '',
+      JWT_SECRET: secret,
+      JWT_SECRET_ARN: '',
+      JWKS_URL: process.env.JWKS_URL ?? '',
+      MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT ?? (management?.endpoint as string),
+    },
+    envDefaults: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
+    log: (line) => console.error(line),
+  });
+  runtime.applyEnvironment();
+  const outcome = await runtime.invoke(functionId, JSON.parse(text));
+  if (outcome.ok) console.log(JSON.stringify(outcome.value, null, 2));
+  else console.error(`invocation failed${outcome.timedOut ? ' (timeout)' : ''}: ${outcome.error?.message}`);
+  const { closeRedis } = await import('@classroom/shared');
+  await closeRedis();
+  management?.close();
+  await redis?.stop();
+  process.exit(outcome.ok ? 0 : 1);
+}
+
+void main();
