@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { demoHttpHandler } from './demo-server';
 import { Gateway } from './gateway';
 import { localRedis } from './redis-source';
 import { generateSecret } from './tokens';
@@ -15,7 +16,8 @@ const secretFile = join(root, '.local', 'jwt-secret');
 /** JWT_SECRET, else the one kept in .local/ (made once), so tokens survive a restart. */
 function localSecret(): { secret: string; origin: string } {
   if (process.env.JWT_SECRET) return { secret: process.env.JWT_SECRET, origin: 'JWT_SECRET' };
-  if (existsSync(secretFile)) return { secret: readFileSync(secretFile, 'utf8').trim(), origin: '.local/jwt-secret' };
+  if (existsSync(secretFile))
+    return { secret: readFileSync(secretFile, 'utf8').trim(), origin: '.local/jwt-secret' };
   mkdirSync(join(root, '.local'), { recursive: true });
   const secret = generateSecret();
   writeFileSync(secretFile, secret, { mode: 0o600 });
@@ -33,6 +35,8 @@ async function main(): Promise<void> {
     stage,
     watch: true,
     sqsEndpoint: process.env.SQS_ENDPOINT,
+    // The demo classroom page at / and its local-only POST /dev/token (built by `predev` into web/dist).
+    httpHandler: demoHttpHandler({ distDir: join(root, 'web', 'dist'), secret, stage }),
     envOverrides: ({ managementEndpoint }) => ({
       REDIS_URL: redis.url,
       REDIS_AUTH_SECRET_ARN: '',
@@ -49,6 +53,7 @@ async function main(): Promise<void> {
     [
       '',
       'Classroom Realtime is running locally.',
+      `  Demo classroom  http://${gateway.domainName}/ (open it in two windows: a teacher and a student)`,
       `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
       `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
       `  Redis           ${redis.url} (${redis.origin})`,

@@ -16,7 +16,11 @@ export function generateSecret(): string {
 }
 
 export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
-  return new SignJWT({ name: claims.name ?? claims.userId, role: claims.role ?? 'student', rooms: claims.rooms })
+  return new SignJWT({
+    name: claims.name ?? claims.userId,
+    role: claims.role ?? 'student',
+    rooms: claims.rooms,
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.userId)
     .setIssuedAt()

@@ -22,7 +22,9 @@ async function main(): Promise<void> {
       token: { type: 'string' },
     },
   });
-  const secret = process.env.JWT_SECRET ?? (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
+  const secret =
+    process.env.JWT_SECRET ??
+    (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
   const token =
     values.token ??
     (await mintToken(secret, {
@@ -39,7 +41,9 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   ws.on('open', () => {
-    console.log(`connected to ${values.room} as ${values.user}; type a message, or /presence /resume N /ping /end /raw {json} /quit`);
+    console.log(
+      `connected to ${values.room} as ${values.user}; type a message, or /presence /resume N /ping /end /raw {json} /quit`,
+    );
     ws.send(JSON.stringify({ action: 'resume', afterSeq: 0 }));
     ws.send(JSON.stringify({ action: 'presence' }));
   });

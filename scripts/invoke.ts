@@ -1,6 +1,7 @@
 /**
- * Runs one function's handler in-process with a sample event, like `sam local invoke -e` without Docker:
- *   npm run invoke -- <FunctionLogicalId> events/<file>.json
+ * Runs a function's handler in-process with a sample event, like `sam local invoke -e` without Docker:
+ *   npm run invoke -- <FunctionLogicalId> events/<file>.json [<FunctionLogicalId> events/<file>.json ...]
+ * Several pairs run in order against the same Redis (e.g. ConnectFunction, then SendMessageFunction).
  * The function gets its template environment, with the local settings on top: REDIS_URL (else a
  * redis-server from PATH is started for the call), JWT_SECRET (else generated; `__TOKEN__` in the event is
  * replaced by a fresh token for the event's room), MANAGEMENT_ENDPOINT (else a local recorder that prints
@@ -30,29 +31,30 @@ async function recorder(): Promise<{ endpoint: string; close: () => void }> {
 }
 
 async function main(): Promise<void> {
-  const [functionId, eventFile] = process.argv.slice(2);
-  if (!functionId || !eventFile) {
-    console.error('usage: npm run invoke -- <FunctionLogicalId> events/<file>.json');
+  const args = process.argv.slice(2);
+  if (args.length === 0 || args.length % 2 !== 0) {
+    console.error(
+      'usage: npm run invoke -- <FunctionLogicalId> events/<file>.json [<FunctionLogicalId> <event> ...]',
+    );
     process.exit(2);
   }
   const model = loadTemplate(resolve('template.yaml'));
-  const def = model.functions.get(functionId);
-  if (!def) {
-    console.error(`No function ${functionId} in template.yaml. Functions: ${[...model.functions.keys()].join(', ')}`);
-    process.exit(2);
+  const calls: { functionId: string; eventFile: string }[] = [];
+  for (let i = 0; i < args.length; i += 2) {
+    const functionId = args[i] as string;
+    if (!model.functions.has(functionId)) {
+      console.error(
+        `No function ${functionId} in template.yaml. Functions: ${[...model.functions.keys()].join(', ')}`,
+      );
+      process.exit(2);
+    }
+    calls.push({ functionId, eventFile: args[i + 1] as string });
   }
   const redis = process.env.REDIS_URL ? undefined : await startRedisServer();
   const management = process.env.MANAGEMENT_ENDPOINT ? undefined : await recorder();
   const secret = process.env.JWT_SECRET ?? generateSecret();
-  let text = readFileSync(resolve(eventFile), 'utf8');
-  if (text.includes('__TOKEN__')) {
-    const event = JSON.parse(text);
-    const room = event.queryStringParameters?.classRoomId ?? 'room-1';
-    const token = await mintToken(secret, { userId: 'u1', name: 'Ann', role: 'teacher', rooms: [room] });
-    text = text.replaceAll('__TOKEN__', token);
-  }
   const runtime = new FunctionRuntime({
-    functions: new Map([[functionId, def]]),
+    functions: new Map(calls.map(({ functionId }) => [functionId, model.functions.get(functionId) as never])),
     envOverrides: {
       REDIS_URL: process.env.REDIS_URL ?? (redis?.url as string),
       REDIS_AUTH_SECRET_ARN: '',
@@ -65,14 +67,26 @@ async function main(): Promise<void> {
     log: (line) => console.error(line),
   });
   runtime.applyEnvironment();
-  const outcome = await runtime.invoke(functionId, JSON.parse(text));
-  if (outcome.ok) console.log(JSON.stringify(outcome.value, null, 2));
-  else console.error(`invocation failed${outcome.timedOut ? ' (timeout)' : ''}: ${outcome.error?.message}`);
+  let failed = false;
+  for (const { functionId, eventFile } of calls) {
+    let text = readFileSync(resolve(eventFile), 'utf8');
+    if (text.includes('__TOKEN__')) {
+      const event = JSON.parse(text);
+      const room = event.queryStringParameters?.classRoomId ?? 'room-1';
+      const token = await mintToken(secret, { userId: 'u1', name: 'Ann', role: 'teacher', rooms: [room] });
+      text = text.replaceAll('__TOKEN__', token);
+    }
+    console.log(`# ${functionId} ${eventFile}`);
+    const outcome = await runtime.invoke(functionId, JSON.parse(text));
+    if (outcome.ok) console.log(JSON.stringify(outcome.value, null, 2));
+    else console.error(`invocation failed${outcome.timedOut ? ' (timeout)' : ''}: ${outcome.error?.message}`);
+    failed ||= !outcome.ok;
+  }
   const { closeRedis } = await import('@classroom/shared');
   await closeRedis();
   management?.close();
   await redis?.stop();
-  process.exit(outcome.ok ? 0 : 1);
+  process.exit(failed ? 1 : 0);
 }
 
 void main();

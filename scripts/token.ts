@@ -22,7 +22,9 @@ async function main(): Promise<void> {
     },
   });
   if (values.help || !values.user || !values.rooms) {
-    console.error('usage: npm run token -- --user u1 [--name Ann] [--role teacher|student] --rooms r1,r2 [--ttl seconds]');
+    console.error(
+      'usage: npm run token -- --user u1 [--name Ann] [--role teacher|student] --rooms r1,r2 [--ttl seconds]',
+    );
     process.exit(values.help ? 0 : 2);
   }
   if (values.role !== 'teacher' && values.role !== 'student') {
@@ -30,7 +32,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const secret =
-    process.env.JWT_SECRET ?? (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
+    process.env.JWT_SECRET ??
+    (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
   if (!secret) {
     console.error('No JWT_SECRET: set it, or start `npm run dev` once (it writes .local/jwt-secret).');
     process.exit(2);
@@ -39,7 +42,10 @@ async function main(): Promise<void> {
     userId: values.user,
     name: values.name,
     role: values.role,
-    rooms: values.rooms.split(',').map((r) => r.trim()).filter(Boolean),
+    rooms: values.rooms
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
     ttlSeconds: Number(values.ttl),
   });
   console.log(token);

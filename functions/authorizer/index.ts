@@ -8,9 +8,9 @@ import {
   canJoin,
   count,
   createVerifier,
+  flushMetrics,
   logger,
   Metric,
-  metrics,
   secretString,
   TokenError,
   type Verifier,
@@ -72,6 +72,6 @@ export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<
     logger.info('connection refused: bad token', { reason: error.message });
     throw new Error('Unauthorized');
   } finally {
-    metrics.publishStoredMetrics();
+    flushMetrics();
   }
 }

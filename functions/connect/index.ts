@@ -4,9 +4,9 @@ import {
   callerOf,
   count,
   fanout,
+  flushMetrics,
   logger,
   Metric,
-  metrics,
   presenceFrame,
   roomStore,
   type WebSocketEvent,
@@ -39,6 +39,6 @@ export async function handler(event: WebSocketEvent, context: Context): Promise<
     logger.error('connect failed', { error: error as Error });
     return { statusCode: 500, body: 'Internal error' };
   } finally {
-    metrics.publishStoredMetrics();
+    flushMetrics();
   }
 }

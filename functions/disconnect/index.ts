@@ -4,9 +4,9 @@ import {
   callerOf,
   count,
   fanout,
+  flushMetrics,
   logger,
   Metric,
-  metrics,
   presenceFrame,
   roomStore,
   type WebSocketEvent,
@@ -37,6 +37,6 @@ export async function handler(event: WebSocketEvent, context: Context): Promise<
     logger.error('disconnect failed', { error: error as Error });
     return { statusCode: 500, body: '' };
   } finally {
-    metrics.publishStoredMetrics();
+    flushMetrics();
   }
 }

@@ -11,12 +11,12 @@ import {
   EventType,
   fanout,
   fitsInFrame,
+  flushMetrics,
   getString,
   logger,
   MAX_KIND_LENGTH,
   Metric,
   messageParts,
-  metrics,
   processPartialResponse,
   roomStore,
   type ServerFrame,
@@ -128,6 +128,6 @@ export async function handler(event: SQSEvent, lambdaContext: Context): Promise<
   try {
     return await processPartialResponse(event, recordHandler, processor, { context: lambdaContext });
   } finally {
-    metrics.publishStoredMetrics();
+    flushMetrics();
   }
 }

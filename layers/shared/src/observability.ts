@@ -32,3 +32,8 @@ export type Metric = (typeof Metric)[keyof typeof Metric];
 export function count(metric: Metric, value = 1): void {
   if (value > 0) metrics.addMetric(metric, MetricUnit.Count, value);
 }
+
+/** Flushes the invocation's metrics (one EMF line); nothing when none were recorded. */
+export function flushMetrics(): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}

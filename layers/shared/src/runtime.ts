@@ -5,7 +5,7 @@
 import type { APIGatewayProxyResult, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { Broadcaster, endpointFor, managementApi } from './broadcaster';
 import { managementEndpoint, roomSettings } from './config';
-import { count, logger, Metric, metrics } from './observability';
+import { count, flushMetrics, logger, Metric } from './observability';
 import { ErrorCode, errorFrame, type Member, type Role, type ServerFrame } from './protocol';
 import { getRedis } from './redis';
 import { RoomStore } from './room-store';
@@ -94,7 +94,7 @@ export function route(action: string, handler: RouteHandler): RouteHandler {
       logger.error('route failed', { action, error: error as Error });
       return reply(errorFrame(ErrorCode.Internal, 'Internal error, please retry', { action }));
     } finally {
-      metrics.publishStoredMetrics();
+      flushMetrics();
       logger.resetKeys();
     }
   };
