@@ -3,24 +3,23 @@
  * serving template.yaml on PORT (default 3001) with handlers reloaded on change, and the SQS publish path
  * when SQS_ENDPOINT points at an SQS-compatible server (moto, LocalStack).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { demoHttpHandler } from './demo-server';
 import { Gateway } from './gateway';
 import { localRedis } from './redis-source';
-import { generateSecret } from './tokens';
+import { generateSecret, LOCAL_SECRET_FILE, localSecret } from './tokens';
 
 const root = join(__dirname, '..');
-const secretFile = join(root, '.local', 'jwt-secret');
 
 /** JWT_SECRET, else the one kept in .local/ (made once), so tokens survive a restart. */
-function localSecret(): { secret: string; origin: string } {
-  if (process.env.JWT_SECRET) return { secret: process.env.JWT_SECRET, origin: 'JWT_SECRET' };
-  if (existsSync(secretFile))
-    return { secret: readFileSync(secretFile, 'utf8').trim(), origin: '.local/jwt-secret' };
-  mkdirSync(join(root, '.local'), { recursive: true });
+function devSecret(): { secret: string; origin: string } {
+  const existing = localSecret();
+  if (existing)
+    return { secret: existing, origin: process.env.JWT_SECRET ? 'JWT_SECRET' : '.local/jwt-secret' };
+  mkdirSync(dirname(LOCAL_SECRET_FILE), { recursive: true });
   const secret = generateSecret();
-  writeFileSync(secretFile, secret, { mode: 0o600 });
+  writeFileSync(LOCAL_SECRET_FILE, secret, { mode: 0o600 });
   return { secret, origin: '.local/jwt-secret (generated)' };
 }
 
@@ -28,7 +27,7 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3001);
   const stage = process.env.STAGE ?? 'local';
   const redis = await localRedis();
-  const { secret, origin } = localSecret();
+  const { secret, origin } = devSecret();
   const gateway = await Gateway.start({
     templatePath: join(root, 'template.yaml'),
     port,

@@ -4,12 +4,10 @@
  * Mints a local token (or takes --token), connects, prints every frame, and sends each line you type as a
  * chat message. Commands: /presence, /resume N, /ping, /end (teacher), /raw {json}, /quit.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { mintToken } from '../local/tokens';
-import { LOCAL_SECRET_FILE } from './token';
+import { localSecret, mintToken } from '../local/tokens';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -22,12 +20,16 @@ async function main(): Promise<void> {
       token: { type: 'string' },
     },
   });
-  const secret =
-    process.env.JWT_SECRET ??
-    (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
+  const secret = localSecret();
+  if (!values.token && !secret) {
+    console.error(
+      'No JWT_SECRET: set it, start `npm run dev` once (it writes .local/jwt-secret), or pass --token.',
+    );
+    process.exit(2);
+  }
   const token =
     values.token ??
-    (await mintToken(secret, {
+    (await mintToken(secret as string, {
       userId: values.user as string,
       name: values.name,
       role: values.role === 'teacher' ? 'teacher' : 'student',
@@ -46,31 +48,35 @@ async function main(): Promise<void> {
     );
     ws.send(JSON.stringify({ action: 'resume', afterSeq: 0 }));
     ws.send(JSON.stringify({ action: 'presence' }));
+    readLines();
   });
+  // Lines typed before the socket opens wait in stdin until then.
+  const readLines = () => {
+    const rl = createInterface({ input: process.stdin });
+    rl.on('line', (line) => {
+      const [command, ...rest] = line.trim().split(' ');
+      const arg = rest.join(' ');
+      const frames: Record<string, () => unknown> = {
+        '/presence': () => ({ action: 'presence' }),
+        '/resume': () => ({ action: 'resume', afterSeq: Number(arg || 0) }),
+        '/ping': () => ({ action: 'ping' }),
+        '/end': () => ({ action: 'endClass' }),
+      };
+      if (command === '/quit') return ws.close(1000, 'bye');
+      if (command === '/raw') return ws.send(arg);
+      const frame = frames[command ?? '']?.() ?? {
+        action: 'sendMessage',
+        kind: 'chat',
+        data: { text: line },
+        clientMsgId: `${values.user}-${Date.now()}-${counter++}`,
+      };
+      ws.send(JSON.stringify(frame));
+    });
+  };
   ws.on('message', (data) => console.log(`< ${data.toString()}`));
   ws.on('close', (code, reason) => {
     console.log(`closed ${code} ${reason.toString()}`);
     process.exit(0);
-  });
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    const [command, ...rest] = line.trim().split(' ');
-    const arg = rest.join(' ');
-    const frames: Record<string, () => unknown> = {
-      '/presence': () => ({ action: 'presence' }),
-      '/resume': () => ({ action: 'resume', afterSeq: Number(arg || 0) }),
-      '/ping': () => ({ action: 'ping' }),
-      '/end': () => ({ action: 'endClass' }),
-    };
-    if (command === '/quit') return ws.close(1000, 'bye');
-    if (command === '/raw') return ws.send(arg);
-    const frame = frames[command ?? '']?.() ?? {
-      action: 'sendMessage',
-      kind: 'chat',
-      data: { text: line },
-      clientMsgId: `${values.user}-${Date.now()}-${counter++}`,
-    };
-    ws.send(JSON.stringify(frame));
   });
 }
 

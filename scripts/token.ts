@@ -3,12 +3,8 @@
  *   npm run token -- --user u1 --name Ann --role teacher --rooms r1,r2 [--ttl 3600]
  * The secret comes from $JWT_SECRET, else from the file `npm run dev` writes (.local/jwt-secret).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mintToken } from '../local/tokens';
-
-export const LOCAL_SECRET_FILE = join(__dirname, '..', '.local', 'jwt-secret');
+import { localSecret, mintToken } from '../local/tokens';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -31,9 +27,7 @@ async function main(): Promise<void> {
     console.error('--role must be teacher or student');
     process.exit(2);
   }
-  const secret =
-    process.env.JWT_SECRET ??
-    (existsSync(LOCAL_SECRET_FILE) ? readFileSync(LOCAL_SECRET_FILE, 'utf8').trim() : '');
+  const secret = localSecret();
   if (!secret) {
     console.error('No JWT_SECRET: set it, or start `npm run dev` once (it writes .local/jwt-secret).');
     process.exit(2);
