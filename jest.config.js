@@ -19,5 +19,14 @@ module.exports = {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/integration/support/global-setup.ts',
+      globalTeardown: '<rootDir>/integration/support/global-teardown.ts',
+    },
+    { ...common, displayName: 'client', testMatch: ['<rootDir>/client/test/**/*.test.ts'] },
+    { ...common, displayName: 'drills', testMatch: ['<rootDir>/drills/**/*.test.ts'] },
   ],
 };

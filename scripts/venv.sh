@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Creates the project's Python venv (.venv) with the pinned tools of requirements-dev.txt when missing or stale.
+# Creates or refreshes the project's Python venvs from their pinned requirements (only when missing or when the
+# requirements file changed):
+#   bash scripts/venv.sh           .venv          <- requirements-dev.txt (SAM CLI, cfn-lint, moto)
+#   bash scripts/venv.sh checkov   .venv/checkov  <- requirements-checkov.txt (its boto3 pin clashes with SAM's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stamp=.venv/.requirements-dev.txt
-if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt "$stamp"; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-  cp requirements-dev.txt "$stamp"
+case "${1:-dev}" in
+  dev) venv=.venv requirements=requirements-dev.txt ;;
+  checkov) venv=.venv/checkov requirements=requirements-checkov.txt ;;
+  *) echo "usage: $0 [dev|checkov]" >&2; exit 2 ;;
+esac
+stamp="$venv/.$(basename "$requirements")"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
+  echo "setting up $venv from $requirements" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
 fi

@@ -346,7 +346,8 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
       (error: unknown) => {
         if (this.isClosed()) return;
         this.emit('error', error instanceof Error ? error : new Error(String(error)));
-        this.afterFailedAttempt(undefined, 'getToken failed');
+        // Not a refused handshake (no socket was tried): retried with backoff, never fatal.
+        this.scheduleReconnect(undefined, 'getToken failed');
       },
     );
   }

@@ -227,7 +227,8 @@ export interface ClassroomClientOptions {
    * Consecutive attempts that fail before the socket opens after which the client gives up (state
    * `closed`, an `error` event with a {@link HandshakeRefusedError}). A browser cannot see the HTTP
    * status of a refused handshake (401/403 look like a network failure), so repeated failure is treated
-   * as refusal. With `ws` in Node a 401 or 403 is seen and is fatal at once. Default 8.
+   * as refusal. With `ws` in Node a 401 or 403 is seen and is fatal at once. A `getToken` that fails
+   * (e.g. offline) is retried with backoff and does not count. Default 8.
    */
   maxFailedAttempts?: number;
   /** Keepalive `ping` interval, well inside API Gateway's 10-minute idle timeout. Default 5 min. */

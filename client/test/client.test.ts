@@ -443,6 +443,22 @@ describe('Class: ClassroomClient', () => {
       expect(FakeSocket.instances).toHaveLength(3);
     });
 
+    it('retries a failing getToken with backoff without ever giving up on it', async () => {
+      // Prepare
+      const getToken = jest.fn().mockRejectedValue(new Error('offline'));
+      const { client, errors } = setup({ token: undefined, getToken, maxFailedAttempts: 2 });
+      void client.connect();
+
+      // Act
+      await jest.advanceTimersByTimeAsync(5 * 30_000);
+
+      // Assess
+      expect(getToken.mock.calls.length).toBeGreaterThan(3);
+      expect(client.state).toBe('reconnecting');
+      expect(FakeSocket.instances).toHaveLength(0);
+      expect(errors[0]?.message).toBe('offline');
+    });
+
     it('counts failures before open from zero again after a successful open', async () => {
       // Prepare
       const { client } = setup({ maxFailedAttempts: 2 });

@@ -1,4 +1,8 @@
-/** `$connect`: store the member and announce `join` to the room when it is the user's first connection. */
+/**
+ * `$connect`: store the member and announce `join` to the room when it is the user's first connection.
+ * While it runs, API Gateway answers 410 to posts to this connection; the member is marked as connecting
+ * so that such a 410 (from another member's broadcast) does not prune it, and unmarked at the end.
+ */
 import {
   broadcasterFor,
   callerOf,
@@ -33,6 +37,8 @@ export async function handler(event: WebSocketEvent, context: Context): Promise<
         presenceFrame('join', caller.member),
       );
     }
+    // From here a 410 for this connection means it is gone (before, that it was still connecting).
+    await store.joined(caller.classRoomId, caller.connectionId);
     return { statusCode: 200, body: '' };
   } catch (error) {
     count(Metric.HandlerErrors);

@@ -14,9 +14,11 @@ import {
   flushMetrics,
   getString,
   logger,
+  MAX_DATA_DEPTH,
   MAX_KIND_LENGTH,
   Metric,
   messageParts,
+  nestedDeeperThan,
   processPartialResponse,
   roomStore,
   type ServerFrame,
@@ -59,6 +61,8 @@ export function parsePublish(body: string): PublishRequest {
     throw new PublishError(`kind must be a string of 1 to ${MAX_KIND_LENGTH} characters`);
   }
   if (v.data === undefined) throw new PublishError('data is required');
+  if (nestedDeeperThan(v.data, MAX_DATA_DEPTH))
+    throw new PublishError(`data must not nest more than ${MAX_DATA_DEPTH} levels deep`);
   if (v.userId !== undefined && (typeof v.userId !== 'string' || v.userId.length === 0)) {
     throw new PublishError('userId must be a non-empty string');
   }

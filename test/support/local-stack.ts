@@ -9,7 +9,7 @@ import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
 import { type RedisProcess, startRedisServer } from './redis-server';
 
-export const TEMPLATE_PATH = process.env.DRAFT_TEMPLATE ?? join(__dirname, '..', '..', 'template.yaml');
+export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
 
 export interface LocalStack {
   gateway: Gateway;
@@ -65,6 +65,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     token: (claims) => mintToken(secret, claims),
     async stop() {
       await gateway.close();
+      // The handlers run in this process: close their warm Redis client too.
+      const { closeRedis } = await import('@classroom/shared');
+      await closeRedis();
       await redis.stop();
     },
   };

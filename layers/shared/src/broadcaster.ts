@@ -75,6 +75,8 @@ export function managementClient(
         httpsAgent: new HttpsAgent(agentOptions),
         connectionTimeout: 1000,
         requestTimeout: 3000,
+        // Without it a request past requestTimeout only logs a warning and keeps waiting.
+        throwOnRequestTimeout: true,
       }),
     });
     clients.set(endpoint, client);

@@ -28,9 +28,12 @@ export async function fanout(
     logger.warn('deliveries failed after retries', { roomId, failed: result.failed.length });
   }
   if (result.gone.length > 0) {
-    const { remaining, goneMembers } = await store.removeMembers(roomId, result.gone);
-    count(Metric.StaleConnectionsPruned, result.gone.length);
-    logger.info('pruned stale connections', { roomId, pruned: result.gone.length });
+    // A 410 from a connection still in its $connect is not stale: removeMembers keeps those.
+    const { remaining, goneMembers, removed } = await store.removeMembers(roomId, result.gone, {
+      stale: true,
+    });
+    count(Metric.StaleConnectionsPruned, removed);
+    logger.info('pruned stale connections', { roomId, pruned: removed, gone: result.gone.length });
     if (announceLeaves && goneMembers.length > 0 && remaining.length > 0) {
       for (const member of goneMembers) {
         await fanout(store, broadcaster, roomId, remaining, presenceFrame('leave', member), {

@@ -33,14 +33,29 @@ local function has_user(ik, user_id, except)
   end
   return false
 end
+-- Member connections minus those still in their $connect (KEYS joining, scored by a deadline): API
+-- Gateway answers 410 to posts to those, which would prune them. They resume once their socket opens.
+local function open_ids(mk, jk, now)
+  local ids = redis.call('ZRANGE', mk, 0, -1)
+  local joining = redis.call('ZRANGEBYSCORE', jk, '(' .. now, '+inf')
+  if #joining == 0 then return ids end
+  local skip = {}
+  for _, id in ipairs(joining) do skip[id] = true end
+  local out = {}
+  for _, id in ipairs(ids) do
+    if not skip[id] then out[#out + 1] = id end
+  end
+  return out
+end
 `;
 
 /**
  * sendMessage in one round trip.
- * KEYS: seq, log, members, info, rate, dedupe
+ * KEYS: seq, log, members, info, rate, dedupe, joining
  * ARGV: head, tail, transient, historyLimit, roomTtl, ratePerSecond, burst, dedupeTtl, id, useDedupe,
  *       senderConnectionId (empty for the server publish path)
- * Returns {status, seq, id, recipients}: status is ok, duplicate, rate_limited or not_member.
+ * Returns {status, seq, id, recipients}: status is ok, duplicate, rate_limited or not_member; the
+ * recipients leave out connections still in their $connect.
  */
 export const SEND_MESSAGE = `${NOW}${PRUNE}
 local sender = ARGV[11]
@@ -85,40 +100,65 @@ if ARGV[3] ~= '1' then
 end
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('EXPIRE', KEYS[4], ttl)
-return {'ok', seq, ARGV[9], redis.call('ZRANGE', KEYS[3], 0, -1)}
+return {'ok', seq, ARGV[9], open_ids(KEYS[3], KEYS[7], now)}
 `;
 
 /**
- * $connect: store the member.
- * KEYS: members, info; ARGV: connectionId, memberJson, userId, connectionTtlMs, roomTtl
- * Returns {others, firstForUser}.
+ * $connect: store the member, and mark the connection as still connecting (see JOINED).
+ * KEYS: members, info, joining; ARGV: connectionId, memberJson, userId, connectionTtlMs, roomTtl, joinWindowMs
+ * Returns {others (not counting those still connecting), firstForUser}.
  */
 export const ADD_MEMBER = `${NOW}${PRUNE}
 prune(KEYS[1], KEYS[2], now)
 local first = has_user(KEYS[2], ARGV[3], ARGV[1]) and 0 or 1
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]))
 local others = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, id in ipairs(open_ids(KEYS[1], KEYS[3], now)) do
   if id ~= ARGV[1] then others[#others + 1] = id end
 end
 return {others, first}
 `;
 
 /**
+ * End of $connect: the connection is no longer connecting. Until then API Gateway answers 410 to posts to
+ * it, so it is left out of recipients and a 410 does not prune it (REMOVE_MEMBERS with `stale`).
+ * KEYS: joining; ARGV: connectionId
+ */
+export const JOINED = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`;
+
+/**
  * $disconnect and pruning: remove connections; report the users that have no connection left.
- * KEYS: members, info; ARGV: connectionIds...
- * Returns {remaining, goneUsers (member JSON of users with no connection left)}.
+ * KEYS: members, info, joining; ARGV: stale ('1' when the connections answered 410: those still in their
+ * $connect are kept), connectionIds...
+ * Returns {remaining (not counting those still connecting), goneUsers (member JSON of users with no
+ * connection left), removedCount}.
  */
 export const REMOVE_MEMBERS = `${NOW}${PRUNE}
 local gone = {}
 local removed = {}
-for _, id in ipairs(ARGV) do
-  local info = redis.call('HGET', KEYS[2], id)
-  if redis.call('ZREM', KEYS[1], id) == 1 and info then removed[#removed + 1] = info end
-  redis.call('HDEL', KEYS[2], id)
+local count = 0
+local stale = ARGV[1] == '1'
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if not (stale and redis.call('ZSCORE', KEYS[3], id)) then
+    local info = redis.call('HGET', KEYS[2], id)
+    if redis.call('ZREM', KEYS[1], id) == 1 then
+      count = count + 1
+      if info then removed[#removed + 1] = info end
+    end
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+  end
 end
 prune(KEYS[1], KEYS[2], now)
 local seen = {}
@@ -129,7 +169,7 @@ for _, info in ipairs(removed) do
     gone[#gone + 1] = info
   end
 end
-return {redis.call('ZRANGE', KEYS[1], 0, -1), gone}
+return {open_ids(KEYS[1], KEYS[3], now), gone, count}
 `;
 
 /**
@@ -153,9 +193,9 @@ local messages = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'L
 return {last, oldestSeq, messages}
 `;
 
-/** endClass: the member connections, then every key of the room deleted. KEYS: seq, log, members, info */
+/** endClass: the member connections, then every key of the room deleted. KEYS: seq, log, members, info, joining */
 export const END_ROOM = `
 local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return ids
 `;

@@ -18,6 +18,8 @@ export const MAX_OUTBOUND_FRAME_BYTES = 128 * 1024;
 export const MAX_KIND_LENGTH = 32;
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 export const DEDUPE_WINDOW_SECONDS = 60;
+/** `data` nested deeper than this is refused: serialising it again could overflow the stack (`internal`). */
+export const MAX_DATA_DEPTH = 100;
 
 export const Role = { Teacher: 'teacher', Student: 'student', System: 'system' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -141,6 +143,9 @@ export function parseSendMessage(body: Record<string, unknown>): ParseResult<Sen
     return fail(`kind must be a string of 1 to ${MAX_KIND_LENGTH} characters`);
   }
   if (!('data' in body) || data === undefined) return fail('data is required');
+  if (nestedDeeperThan(data, MAX_DATA_DEPTH)) {
+    return fail(`data must not nest more than ${MAX_DATA_DEPTH} levels deep`);
+  }
   if (body.clientMsgId !== undefined) {
     if (
       typeof body.clientMsgId !== 'string' ||
@@ -176,6 +181,19 @@ export function parseResume(body: Record<string, unknown>): ParseResult<ResumeRe
     };
   }
   return { ok: true, value: { action: 'resume', afterSeq } };
+}
+
+/** True when arrays/objects in `value` nest more than `max` levels deep. Iterative: no recursion on input. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current))
+      stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Byte length of a frame as sent (UTF-8). */

@@ -4,7 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { RoomSettings } from './config';
-import { ADD_MEMBER, END_ROOM, LIST_MEMBERS, READ_HISTORY, REMOVE_MEMBERS, SEND_MESSAGE } from './lua';
+import {
+  ADD_MEMBER,
+  END_ROOM,
+  JOINED,
+  LIST_MEMBERS,
+  READ_HISTORY,
+  REMOVE_MEMBERS,
+  SEND_MESSAGE,
+} from './lua';
 import { DEDUPE_WINDOW_SECONDS, type Member } from './protocol';
 
 /** The part of a Redis client the store needs. ioredis' `Redis` satisfies it. */
@@ -25,6 +33,7 @@ function script(source: string): LoadedScript {
 const scripts = {
   send: script(SEND_MESSAGE),
   add: script(ADD_MEMBER),
+  joined: script(JOINED),
   remove: script(REMOVE_MEMBERS),
   list: script(LIST_MEMBERS),
   history: script(READ_HISTORY),
@@ -51,10 +60,18 @@ export function roomKeys(roomId: string) {
     log: `${prefix}log`,
     members: `${prefix}members`,
     info: `${prefix}info`,
+    /** Connections whose $connect is still running (ZSET, score: when to stop assuming so, epoch ms). */
+    joining: `${prefix}joining`,
     rate: (connectionId: string) => `${prefix}rl:${connectionId}`,
     dedupe: (userId: string, clientMsgId: string) => `${prefix}dedupe:${userId}:${clientMsgId}`,
   };
 }
+
+/**
+ * How long a connection counts as still connecting when its $connect never reports the end (it crashed):
+ * above the $connect function's timeout.
+ */
+export const JOIN_WINDOW_MS = 15_000;
 
 export type AppendStatus = 'ok' | 'duplicate' | 'rate_limited' | 'not_member';
 
@@ -109,7 +126,7 @@ export class RoomStore {
     const result = (await run(
       this.client,
       scripts.send,
-      [k.seq, k.log, k.members, k.info, k.rate(sender), dedupeKey],
+      [k.seq, k.log, k.members, k.info, k.rate(sender), dedupeKey, k.joining],
       [
         input.head,
         input.tail,
@@ -128,34 +145,54 @@ export class RoomStore {
     return { status, seq: Number(seq), id, recipients };
   }
 
-  /** Stores a member; returns the other connections and whether this is the user's first connection. */
+  /**
+   * Stores a member, marked as still connecting until `joined`; returns the other connections and
+   * whether this is the user's first connection.
+   */
   async addMember(roomId: string, connectionId: string, member: Member) {
     const k = roomKeys(roomId);
     const [others, first] = (await run(
       this.client,
       scripts.add,
-      [k.members, k.info],
+      [k.members, k.info, k.joining],
       [
         connectionId,
         JSON.stringify(member),
         member.userId,
         this.settings.connectionTtlSeconds * 1000,
         this.settings.roomTtlSeconds,
+        JOIN_WINDOW_MS,
       ],
     )) as [string[], number];
     return { others, firstForUser: first === 1 };
   }
 
-  /** Removes connections; returns the remaining connections and the members whose last connection went. */
-  async removeMembers(roomId: string, connectionIds: string[]) {
+  /**
+   * The end of a connection's $connect. Until then API Gateway answers 410 to posts to it, and a 410 must
+   * not prune it (members joining together would remove each other from the room).
+   */
+  async joined(roomId: string, connectionId: string): Promise<void> {
+    await run(this.client, scripts.joined, [roomKeys(roomId).joining], [connectionId]);
+  }
+
+  /**
+   * Removes connections; returns the remaining connections, the members whose last connection went and
+   * how many connections were removed. `stale`: the connections answered 410, so those still in their
+   * $connect are kept.
+   */
+  async removeMembers(roomId: string, connectionIds: string[], { stale = false } = {}) {
     const k = roomKeys(roomId);
-    const [remaining, gone] = (await run(
+    const [remaining, gone, removed] = (await run(
       this.client,
       scripts.remove,
-      [k.members, k.info],
-      connectionIds,
-    )) as [string[], string[]];
-    return { remaining, goneMembers: gone.map(parseMember).filter((m): m is Member => m !== undefined) };
+      [k.members, k.info, k.joining],
+      [stale ? '1' : '0', ...connectionIds],
+    )) as [string[], string[], number];
+    return {
+      remaining,
+      goneMembers: gone.map(parseMember).filter((m): m is Member => m !== undefined),
+      removed: Number(removed),
+    };
   }
 
   /** Connections now in the room, each with its member. */
@@ -187,6 +224,11 @@ export class RoomStore {
   /** Deletes the room's state; returns the connections that were in it. */
   async endRoom(roomId: string): Promise<string[]> {
     const k = roomKeys(roomId);
-    return (await run(this.client, scripts.end, [k.seq, k.log, k.members, k.info], [])) as string[];
+    return (await run(
+      this.client,
+      scripts.end,
+      [k.seq, k.log, k.members, k.info, k.joining],
+      [],
+    )) as string[];
   }
 }

@@ -1,0 +1,63 @@
+/** SPEC §3: the handshake. 200 with a valid token; 401 for a missing, malformed, badly signed or expired token; 403 for a room the token does not list or no classRoomId. No socket opens on refusal. */
+import { SignJWT } from 'jose';
+import { HandshakeRefused, TestClient } from './support/client';
+import { describeTarget, member, uniqueRoom } from './support/target';
+
+async function refusal(url: string): Promise<number> {
+  try {
+    const client = await TestClient.connect(url);
+    client.terminate();
+  } catch (error) {
+    if (error instanceof HandshakeRefused) return error.status;
+    throw error;
+  }
+  throw new Error('the handshake succeeded; a refusal was expected');
+}
+
+describeTarget('handshake', {}, (ctx) => {
+  const alice = member('alice');
+
+  it('opens the socket for a valid token whose rooms list the classRoomId (101, then usable)', async () => {
+    const room = uniqueRoom('hs');
+    const client = await TestClient.connect(
+      ctx.target.wsUrl({ classRoomId: room, token: await ctx.target.token({ ...alice, rooms: [room] }) }),
+    );
+    expect(client.isOpen).toBe(true);
+    expect(await client.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+    await client.close();
+  });
+
+  it('answers 401 without a token', async () => {
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: uniqueRoom('hs') }))).toBe(401);
+  });
+
+  it('answers 401 for a malformed token', async () => {
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: uniqueRoom('hs'), token: 'not-a-jwt' }))).toBe(401);
+  });
+
+  it('answers 401 for a token signed with another secret', async () => {
+    const room = uniqueRoom('hs');
+    const forged = await new SignJWT({ name: 'Alice', role: 'teacher', rooms: [room] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject('alice')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+      .sign(new TextEncoder().encode('some-other-secret-that-is-long-enough-000'));
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: room, token: forged }))).toBe(401);
+  });
+
+  it('answers 401 for an expired token', async () => {
+    const room = uniqueRoom('hs');
+    const expired = await ctx.target.token({ ...alice, rooms: [room], ttlSeconds: -120 });
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: room, token: expired }))).toBe(401);
+  });
+
+  it('answers 403 when the token does not list the room', async () => {
+    const token = await ctx.target.token({ ...alice, rooms: [uniqueRoom('other')] });
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: uniqueRoom('hs'), token }))).toBe(403);
+  });
+
+  it('answers 403 without a classRoomId', async () => {
+    const token = await ctx.target.token({ ...alice, rooms: [uniqueRoom('hs')] });
+    expect(await refusal(ctx.target.wsUrl({ token }))).toBe(403);
+  });
+});

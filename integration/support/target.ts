@@ -1,0 +1,375 @@
+/**
+ * What the integration suite runs against, chosen by `INTEGRATION_TARGET`:
+ *
+ * - `local` (default): the gateway emulator in this process serving the real template.yaml with the real
+ *   handlers, a real redis-server on a free loopback port, the environment as local/dev.ts sets it, and
+ *   (for the publish test) a moto server as the SQS endpoint.
+ * - `containers`: the same gateway, with Redis and SQS (LocalStack) from testcontainers. Without a
+ *   container runtime every test is reported as `skipped: no container runtime …`.
+ * - `aws`: a deployed stage: `WS_URL` (wss://…/STAGE), `JWT_SECRET` (the HS256 token secret),
+ *   `MANAGEMENT_ENDPOINT` (https://…/STAGE) and `PUBLISH_QUEUE_URL`. Tests that need a knob only the
+ *   emulator has (idle timeout, template parameters, connection ids, fault hooks) are reported skipped.
+ *
+ * Tests that cannot run on the target are each registered as `skipped: <test name> (<reason>)`, a test
+ * that prints the reason (console.warn) and passes, so the run shows what was not run and why.
+ * INTEGRATION_GATEWAY_LOG=1 prints the emulator's invocation lines live.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Gateway } from '../../local/gateway';
+import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
+import { type RedisProcess, startRedisServer } from '../../test/support/redis-server';
+import { TestClient } from './client';
+import { containerRuntimeUnavailable, startContainers } from './containers';
+import { type MotoServer, motoUnavailable, startMoto } from './moto';
+import { TARGET, type TargetName } from './target-name';
+
+export { TARGET, type TargetName };
+
+// This SDK's name for the switch (test/support/quiet-env.ts sets an older one).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
+
+export interface Requirements {
+  /** The test needs a knob of the in-process gateway emulator; says which (shown in the skip reason). */
+  emulator?: string;
+  /** The test needs the SQS publish path (moto locally, LocalStack in containers, PUBLISH_QUEUE_URL on AWS). */
+  sqs?: boolean;
+}
+
+export interface TargetOptions {
+  /** The gateway's idle timeout (emulator only; default 10 min). */
+  idleTimeoutMs?: number;
+  /** Template parameters (emulator only), e.g. `{ RoomHistoryLimit: '5' }`. */
+  parameterOverrides?: Record<string, string>;
+  /** Start the SQS publish path. */
+  sqs?: boolean;
+}
+
+export interface Member {
+  userId: string;
+  name: string;
+  role: 'teacher' | 'student';
+}
+
+export interface Target {
+  name: TargetName;
+  /** `ws(s)://HOST/STAGE` */
+  url: string;
+  /** The `@connections` endpoint (empty on AWS when MANAGEMENT_ENDPOINT is not set). */
+  managementEndpoint: string;
+  /** The in-process gateway (local and containers targets). */
+  gateway?: Gateway;
+  /** The Redis the handlers use (local and containers targets). */
+  redisUrl?: string;
+  /** The publish queue and a client for it, when started with `sqs`. */
+  publishQueueUrl?: string;
+  sqs?: SQSClient;
+  /** The gateway's log lines (last 500), for debugging. */
+  logs: string[];
+  token(claims: TokenClaims): Promise<string>;
+  /** `url?classRoomId=…&token=…` (a parameter left undefined is left out). */
+  wsUrl(query: { classRoomId?: string; token?: string }): string;
+  /** Connects `member` to `room` with a valid token for that room. */
+  connect(member: Member, room: string, label?: string): Promise<TestClient>;
+  /** Emulator only: connects and returns the gateway's connection id of the new socket too. */
+  connectWithId(member: Member, room: string, label?: string): Promise<{ client: TestClient; id: string }>;
+  /** Emulator only: from now on the gateway answers 410 to posts to this connection (a vanished client). */
+  vanish(connectionId: string): void;
+  stop(): Promise<void>;
+}
+
+// ---- availability (decided synchronously, before tests are registered) ------------------------------
+
+/** Why tests with these requirements cannot run on the selected target, or undefined. */
+export function unavailable(requirements: Requirements = {}): string | undefined {
+  if (TARGET === 'containers') {
+    const reason = containerRuntimeUnavailable();
+    if (reason) return reason;
+  }
+  if (TARGET === 'aws') {
+    if (requirements.emulator)
+      return `needs ${requirements.emulator}, a knob only the local gateway emulator has (INTEGRATION_TARGET=aws)`;
+    if (requirements.sqs && !process.env.PUBLISH_QUEUE_URL)
+      return 'PUBLISH_QUEUE_URL is not set (INTEGRATION_TARGET=aws)';
+  }
+  if (TARGET === 'local' && requirements.sqs) return motoUnavailable();
+  return undefined;
+}
+
+export interface TargetContext {
+  /** The started target (inside tests and hooks). */
+  readonly target: Target;
+}
+
+/**
+ * A `describe` bound to a target started in its beforeAll and stopped in its afterAll. When the target
+ * cannot run these tests, each of them is registered as `skipped: <name> (<reason>)` instead.
+ */
+export function describeTarget(
+  title: string,
+  spec: { requires?: Requirements; options?: TargetOptions },
+  body: (ctx: TargetContext) => void,
+): void {
+  const reason = unavailable(spec.requires);
+  if (reason) {
+    describe(`${title} [${TARGET}]`, () => registerSkipped(`${title} [${TARGET}]`, reason, body));
+    return;
+  }
+  let started: Target | undefined;
+  const ctx: TargetContext = {
+    get target(): Target {
+      if (!started) throw new Error('the target did not start (see the beforeAll error)');
+      return started;
+    },
+  };
+  describe(`${title} [${TARGET}]`, () => {
+    beforeAll(async () => {
+      started = await startTarget(spec.options);
+    }, 120_000);
+    afterAll(async () => {
+      await started?.stop();
+    }, 30_000);
+    body(ctx);
+  });
+}
+
+/**
+ * Runs `body` with `it`/`test` registering, for each of its tests, a test named
+ * `skipped: <name> (<reason>)` that prints the reason and passes; its hooks are not registered.
+ */
+function registerSkipped(group: string, reason: string, body: (ctx: TargetContext) => void): void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const names = ['it', 'test', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
+  const saved = Object.fromEntries(names.map((n) => [n, g[n]]));
+  const realIt = it;
+  const skipped = (name: string) =>
+    realIt(`skipped: ${name} (${reason})`, () => {
+      console.warn(`[integration] ${group} › ${name}: skipped: ${reason}`);
+    });
+  const noop = () => {};
+  Object.assign(g, {
+    it: skipped,
+    test: skipped,
+    beforeAll: noop,
+    afterAll: noop,
+    beforeEach: noop,
+    afterEach: noop,
+  });
+  const ctx: TargetContext = {
+    get target(): Target {
+      throw new Error(`skipped: ${reason}`);
+    },
+  };
+  try {
+    body(ctx);
+  } finally {
+    Object.assign(g, saved);
+  }
+}
+
+// ---- helpers for tests ------------------------------------------------------------------------------
+
+/** A room id no other test (or run, on AWS) uses. */
+export function uniqueRoom(prefix = 'room'): string {
+  return `it-${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export function member(userId: string, role: Member['role'] = 'student'): Member {
+  return { userId, name: userId.charAt(0).toUpperCase() + userId.slice(1), role };
+}
+
+// ---- starting a target ------------------------------------------------------------------------------
+
+export async function startTarget(options: TargetOptions = {}): Promise<Target> {
+  if (TARGET === 'aws') return awsTarget(options);
+  return emulatorTarget(options);
+}
+
+function buildWsUrl(base: string, query: { classRoomId?: string; token?: string }): string {
+  const params = new URLSearchParams();
+  if (query.classRoomId !== undefined) params.set('classRoomId', query.classRoomId);
+  if (query.token !== undefined) params.set('token', query.token);
+  const qs = params.toString();
+  return qs ? `${base}?${qs}` : base;
+}
+
+interface Infrastructure {
+  redisUrl: string;
+  sqsEndpoint?: string;
+  stop(): Promise<void>;
+}
+
+async function localInfrastructure(options: TargetOptions): Promise<Infrastructure> {
+  const redis: RedisProcess = await startRedisServer();
+  let moto: MotoServer | undefined;
+  try {
+    if (options.sqs) moto = await startMoto();
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
+  return {
+    redisUrl: redis.url,
+    sqsEndpoint: moto?.endpoint,
+    async stop() {
+      await moto?.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/** Redis and LocalStack containers: those of the global setup when it started them, else our own. */
+async function containerInfrastructure(): Promise<Infrastructure> {
+  const shared = {
+    redisUrl: process.env.INTEGRATION_REDIS_URL,
+    sqsEndpoint: process.env.INTEGRATION_SQS_ENDPOINT,
+  };
+  if (shared.redisUrl && shared.sqsEndpoint) {
+    return { redisUrl: shared.redisUrl, sqsEndpoint: shared.sqsEndpoint, stop: async () => {} };
+  }
+  const started = await startContainers();
+  return { redisUrl: started.redisUrl, sqsEndpoint: started.sqsEndpoint, stop: started.stop };
+}
+
+async function emulatorTarget(options: TargetOptions): Promise<Target> {
+  const infrastructure =
+    TARGET === 'containers' ? await containerInfrastructure() : await localInfrastructure(options);
+  const secret = generateSecret();
+  const vanished = new Set<string>();
+  const logs: string[] = [];
+  const live = process.env.INTEGRATION_GATEWAY_LOG === '1';
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start({
+      templatePath: TEMPLATE_PATH,
+      port: 0,
+      host: '127.0.0.1',
+      stage: 'local',
+      idleTimeoutMs: options.idleTimeoutMs,
+      parameterOverrides: options.parameterOverrides,
+      sqsEndpoint: options.sqs ? infrastructure.sqsEndpoint : undefined,
+      sqsWaitTimeSeconds: 1,
+      // A client that vanished without a close frame: AWS answers 410 to posts to it.
+      faults: (request) =>
+        request.method === 'POST' && vanished.has(request.connectionId) ? '410' : undefined,
+      logger: (line) => {
+        logs.push(line);
+        if (logs.length > 500) logs.shift();
+        if (live) console.log(`[gateway] ${line}`);
+      },
+      // As local/dev.ts sets them.
+      envOverrides: ({ managementEndpoint }) => ({
+        REDIS_URL: infrastructure.redisUrl,
+        REDIS_AUTH_SECRET_ARN: '',
+        JWT_SECRET: secret,
+        JWT_SECRET_ARN: '',
+        JWKS_URL: '',
+        MANAGEMENT_ENDPOINT: managementEndpoint,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'SILENT',
+      }),
+    });
+  } catch (error) {
+    await infrastructure.stop();
+    throw error;
+  }
+  const publishQueueUrl = options.sqs ? gateway.queueUrls.PublishQueue : undefined;
+  if (options.sqs && !publishQueueUrl) {
+    await gateway.close();
+    await infrastructure.stop();
+    throw new Error(
+      `the gateway fed no PublishQueue from ${infrastructure.sqsEndpoint}:\n${logs.join('\n')}`,
+    );
+  }
+  const sqs =
+    options.sqs && infrastructure.sqsEndpoint
+      ? new SQSClient({
+          endpoint: infrastructure.sqsEndpoint,
+          region: gateway.template.region,
+          credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        })
+      : undefined;
+  const token = (claims: TokenClaims) => mintToken(secret, claims);
+  const wsUrl = (query: { classRoomId?: string; token?: string }) => buildWsUrl(gateway.url, query);
+  const connect = async (m: Member, room: string, label?: string) =>
+    TestClient.connect(
+      wsUrl({ classRoomId: room, token: await token({ ...m, rooms: [room] }) }),
+      label ?? m.userId,
+    );
+  return {
+    name: TARGET,
+    url: gateway.url,
+    managementEndpoint: gateway.managementEndpoint,
+    gateway,
+    redisUrl: infrastructure.redisUrl,
+    publishQueueUrl,
+    sqs,
+    logs,
+    token,
+    wsUrl,
+    connect,
+    async connectWithId(m, room, label) {
+      const before = new Set(gateway.connectionIds());
+      const client = await connect(m, room, label);
+      const fresh = gateway.connectionIds().filter((id) => !before.has(id));
+      if (fresh.length !== 1) throw new Error(`expected one new connection id, got ${fresh.join(', ')}`);
+      return { client, id: fresh[0] as string };
+    },
+    vanish(connectionId) {
+      vanished.add(connectionId);
+    },
+    async stop() {
+      sqs?.destroy();
+      await gateway.close();
+      // The handlers' shared Redis client (module state of this test file's registry).
+      const { closeRedis } = await import('@classroom/shared');
+      await closeRedis();
+      await infrastructure.stop();
+    },
+  };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`INTEGRATION_TARGET=aws needs ${name}`);
+  return value;
+}
+
+async function awsTarget(options: TargetOptions): Promise<Target> {
+  const url = requiredEnv('WS_URL')
+    .replace(/[?#].*$/, '')
+    .replace(/\/$/, '');
+  const secret = requiredEnv('JWT_SECRET');
+  const publishQueueUrl = options.sqs ? requiredEnv('PUBLISH_QUEUE_URL') : undefined;
+  const region = /sqs[.-]([a-z0-9-]+)\.amazonaws\.com/.exec(publishQueueUrl ?? '')?.[1];
+  // AWS_ENDPOINT_URL_SQS points the client at an emulator's SQS when the stack is deployed to one.
+  const sqs = publishQueueUrl ? new SQSClient(region ? { region } : {}) : undefined;
+  const token = (claims: TokenClaims) => mintToken(secret, claims);
+  const wsUrl = (query: { classRoomId?: string; token?: string }) => buildWsUrl(url, query);
+  const emulatorOnly = (what: string) => () => {
+    throw new Error(`${what} is only available on the local gateway emulator`);
+  };
+  return {
+    name: 'aws',
+    url,
+    managementEndpoint: process.env.MANAGEMENT_ENDPOINT ?? '',
+    publishQueueUrl,
+    sqs,
+    logs: [],
+    token,
+    wsUrl,
+    connect: async (m, room, label) =>
+      TestClient.connect(
+        wsUrl({ classRoomId: room, token: await token({ ...m, rooms: [room] }) }),
+        label ?? m.userId,
+      ),
+    connectWithId: emulatorOnly('connectWithId'),
+    vanish: emulatorOnly('vanish'),
+    async stop() {
+      sqs?.destroy();
+    },
+  };
+}
