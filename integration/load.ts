@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { localFunctionEnv } from '../local/function-env';
 import { Gateway } from '../local/gateway';
 import { generateSecret, mintToken } from '../local/tokens';
 import { startRedisServer } from '../test/support/redis-server';
@@ -123,16 +124,8 @@ async function main(): Promise<void> {
     host: '127.0.0.1',
     stage: 'local',
     logger: onGatewayLine,
-    envOverrides: ({ managementEndpoint }) => ({
-      REDIS_URL: redis.url,
-      REDIS_AUTH_SECRET_ARN: '',
-      JWT_SECRET: secret,
-      JWT_SECRET_ARN: '',
-      JWKS_URL: '',
-      MANAGEMENT_ENDPOINT: managementEndpoint,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    }),
+    envOverrides: ({ managementEndpoint }) =>
+      localFunctionEnv({ redisUrl: redis.url, jwtSecret: secret, managementEndpoint }),
   });
   const run = Date.now().toString(36);
   const rooms = Array.from({ length: ROOMS }, (_, i) => `load-${run}-${i}`);

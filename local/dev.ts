@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { demoHttpHandler } from './demo-server';
+import { localFunctionEnv } from './function-env';
 import { Gateway } from './gateway';
 import { localRedis } from './redis-source';
 import { generateSecret, LOCAL_SECRET_FILE, localSecret } from './tokens';
@@ -36,16 +37,14 @@ async function main(): Promise<void> {
     sqsEndpoint: process.env.SQS_ENDPOINT,
     // The demo classroom page at / and its local-only POST /dev/token (built by `predev` into web/dist).
     httpHandler: demoHttpHandler({ distDir: join(root, 'web', 'dist'), secret, stage }),
-    envOverrides: ({ managementEndpoint }) => ({
-      REDIS_URL: redis.url,
-      REDIS_AUTH_SECRET_ARN: '',
-      JWT_SECRET: secret,
-      JWT_SECRET_ARN: '',
-      JWKS_URL: process.env.JWKS_URL ?? '',
-      MANAGEMENT_ENDPOINT: managementEndpoint,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
-    }),
+    envOverrides: ({ managementEndpoint }) =>
+      localFunctionEnv({
+        redisUrl: redis.url,
+        jwtSecret: secret,
+        managementEndpoint,
+        jwksUrl: process.env.JWKS_URL,
+        logLevel: process.env.LOG_LEVEL ?? 'WARN',
+      }),
   });
   const tokenCmd = 'npm run token -- --user u1 --name Ann --role teacher --rooms r1';
   console.log(

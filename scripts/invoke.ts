@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
+import { localFunctionEnv } from '../local/function-env';
 import { FunctionRuntime } from '../local/lambda-runtime';
 import { loadTemplate } from '../local/template';
 import { generateSecret, mintToken } from '../local/tokens';
@@ -56,12 +57,15 @@ async function main(): Promise<void> {
   const runtime = new FunctionRuntime({
     functions: new Map(calls.map(({ functionId }) => [functionId, model.functions.get(functionId) as never])),
     envOverrides: {
-      REDIS_URL: process.env.REDIS_URL ?? (redis?.url as string),
-      REDIS_AUTH_SECRET_ARN: '',
-      JWT_SECRET: secret,
-      JWT_SECRET_ARN: '',
-      JWKS_URL: process.env.JWKS_URL ?? '',
-      MANAGEMENT_ENDPOINT: process.env.MANAGEMENT_ENDPOINT ?? (management?.endpoint as string),
+      ...localFunctionEnv({
+        redisUrl: process.env.REDIS_URL ?? (redis?.url as string),
+        jwtSecret: secret,
+        managementEndpoint: process.env.MANAGEMENT_ENDPOINT ?? (management?.endpoint as string),
+        jwksUrl: process.env.JWKS_URL,
+      }),
+      // The invoker prints what the handler logs and the metrics it would emit.
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_LOG_LEVEL: process.env.LOG_LEVEL ?? 'INFO',
     },
     envDefaults: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' },
     log: (line) => console.error(line),

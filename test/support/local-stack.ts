@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
 import { type RedisProcess, startRedisServer } from './redis-server';
@@ -42,17 +43,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: options.logger ?? (() => {}),
       idleTimeoutMs: options.idleTimeoutMs,
       httpHandler: options.httpHandler?.(secret, stage),
-      // As local/dev.ts sets them.
-      envOverrides: ({ managementEndpoint }) => ({
-        REDIS_URL: redis.url,
-        REDIS_AUTH_SECRET_ARN: '',
-        JWT_SECRET: secret,
-        JWT_SECRET_ARN: '',
-        JWKS_URL: '',
-        MANAGEMENT_ENDPOINT: managementEndpoint,
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'SILENT',
-      }),
+      envOverrides: ({ managementEndpoint }) =>
+        localFunctionEnv({
+          redisUrl: redis.url,
+          jwtSecret: secret,
+          managementEndpoint,
+          logLevel: process.env.TEST_LOG_LEVEL,
+        }),
     });
   } catch (error) {
     await redis.stop();
