@@ -1,0 +1,198 @@
+/**
+ * Drill 2: Redis unavailable in the middle of traffic, twice: a crash (SIGKILL, then a restart on the same
+ * port from its append-only file, as a node replacement keeps the endpoint) and a hang (SIGSTOP, then
+ * SIGCONT: the process answers nothing while its sockets stay open). Requests fail fast with an `internal`
+ * error frame (not at the Lambda timeout), a handshake is refused with 500, nothing half-written stays
+ * behind, and the service recovers by itself once Redis is back: the members' next sends succeed.
+ *
+ * Long form: `npm run drill:redis-down -- --rooms 6 --members 5 --outage 10 --after 10`.
+ */
+import { numberArg, parseArgs, runMain } from './support/args';
+import { DrillMember } from './support/member';
+import { RedisNode } from './support/redis-node';
+import { report, trafficColumns } from './support/report';
+import { type DrillStack, startDrillStack } from './support/stack';
+import { Traffic, type TrafficFigures } from './support/traffic';
+
+export interface RedisDownOptions {
+  rooms: number;
+  membersPerRoom: number;
+  intervalMs: number;
+  warmupMs: number;
+  outageMs: number;
+  /** Traffic after each outage, before the next phase (ms). */
+  afterMs: number;
+}
+
+export const REDIS_DOWN_SHORT: RedisDownOptions = {
+  rooms: 3,
+  membersPerRoom: 4,
+  intervalMs: 250,
+  warmupMs: 1500,
+  outageMs: 2500,
+  afterMs: 2500,
+};
+
+export interface OutagePhase {
+  kind: 'crash' | 'hang';
+  startedAt: number;
+  /** Redis answering again. */
+  backAt: number;
+  /** Failed sendMessage attempts during the outage, by answer. */
+  failures: Record<string, number>;
+  /** Time from a send to its error answer, worst and median (ms). */
+  errorMaxMs: number;
+  errorP50Ms: number;
+  /** A handshake during the outage: its HTTP status and how long it took. */
+  handshakeStatus: string;
+  handshakeMs: number;
+  /** Time from Redis being back to the first ack of an attempt started after that. */
+  recoverMs: number | undefined;
+}
+
+export interface RoomConsistency {
+  room: string;
+  seq: number;
+  stored: number;
+  /** Stored seqs are exactly the last `stored` up to `seq` (no seq taken without its message). */
+  contiguous: boolean;
+  /** Member connections and member info hold the same ids; nobody is left half-joined. */
+  membersConsistent: boolean;
+}
+
+export interface RedisDownResult {
+  figures: TrafficFigures;
+  phases: OutagePhase[];
+  rooms: RoomConsistency[];
+  line: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function tryHandshake(stack: DrillStack, room: string): Promise<{ status: string; ms: number }> {
+  const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>
+    stack.memberUrl(id, r),
+  );
+  const started = Date.now();
+  try {
+    await member.connect();
+    await member.close();
+    return { status: '101', ms: Date.now() - started };
+  } catch (error) {
+    return { status: (error as Error).message.replace('HTTP ', ''), ms: Date.now() - started };
+  }
+}
+
+async function consistency(node: RedisNode, room: string): Promise<RoomConsistency> {
+  const r = node.admin;
+  const seq = Number((await r.get(`room:{${room}}:seq`)) ?? 0);
+  const scores = (await r.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES'))
+    .filter((_, i) => i % 2 === 1)
+    .map(Number);
+  const first = seq - scores.length + 1;
+  const contiguous = scores.every((s, i) => s === first + i);
+  const members = (await r.zrange(`room:{${room}}:members`, 0, -1)).sort();
+  const info = (await r.hkeys(`room:{${room}}:info`)).sort();
+  const joining = await r.zcard(`room:{${room}}:joining`);
+  const membersConsistent = JSON.stringify(members) === JSON.stringify(info) && joining === 0;
+  return { room, seq, stored: scores.length, contiguous, membersConsistent };
+}
+
+export async function runRedisDownDrill(options: RedisDownOptions): Promise<RedisDownResult> {
+  // appendfsync always: what Redis acknowledged is on disk, so the restarted node has it (ElastiCache keeps
+  // the data through a replica instead; the drill is about the functions' behaviour while it is away).
+  const node = await RedisNode.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+  let stack: DrillStack | undefined;
+  let traffic: Traffic | undefined;
+  try {
+    const started = await startDrillStack({ redisUrl: node.url });
+    stack = started;
+    const rooms = Array.from({ length: options.rooms }, (_, i) => `down-${i}`);
+    const t = await Traffic.start({
+      rooms,
+      membersPerRoom: options.membersPerRoom,
+      intervalMs: options.intervalMs,
+      urlFor: (identity, room) => started.memberUrl(identity, room),
+      retryDeadlineMs: options.outageMs + 20_000,
+    });
+    traffic = t;
+    await sleep(options.warmupMs);
+    const phases: OutagePhase[] = [];
+    for (const kind of ['crash', 'hang'] as const) {
+      const startedAt = Date.now();
+      if (kind === 'crash') await node.kill();
+      else node.pause();
+      const handshake = await tryHandshake(started, rooms[0] as string);
+      await sleep(Math.max(0, options.outageMs - (Date.now() - startedAt)));
+      if (kind === 'crash') await node.spawn();
+      else node.resume();
+      const backAt = Date.now();
+      await sleep(options.afterMs);
+      const during = t.failuresBetween(startedAt, backAt + 1500);
+      const failures: Record<string, number> = {};
+      for (const f of during) failures[f.reason] = (failures[f.reason] ?? 0) + 1;
+      const latencies = during
+        .filter((f) => f.reason === 'internal')
+        .map((f) => f.latencyMs)
+        .sort((a, b) => a - b);
+      phases.push({
+        kind,
+        startedAt,
+        backAt,
+        failures,
+        errorMaxMs: latencies[latencies.length - 1] ?? 0,
+        errorP50Ms: latencies[Math.floor(latencies.length / 2)] ?? 0,
+        handshakeStatus: handshake.status,
+        handshakeMs: handshake.ms,
+        recoverMs: t.recoveryMs(backAt),
+      });
+    }
+    await t.stop();
+    const figures = await t.reconcile();
+    const roomChecks: RoomConsistency[] = [];
+    for (const room of rooms) roomChecks.push(await consistency(node, room));
+    const [crash, hang] = phases as [OutagePhase, OutagePhase];
+    const describe = (failures: Record<string, number>) =>
+      Object.entries(failures)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(',') || 'none';
+    const line = report(
+      'redis-down',
+      {
+        ...trafficColumns(figures, Math.max(crash.recoverMs ?? Number.NaN, hang.recoverMs ?? Number.NaN)),
+        crash_errors: describe(crash.failures),
+        crash_error_max_ms: crash.errorMaxMs,
+        crash_handshake: `${crash.handshakeStatus}/${crash.handshakeMs}ms`,
+        crash_recover_ms: crash.recoverMs,
+        hang_errors: describe(hang.failures),
+        hang_error_p50_ms: hang.errorP50Ms,
+        hang_error_max_ms: hang.errorMaxMs,
+        hang_handshake: `${hang.handshakeStatus}/${hang.handshakeMs}ms`,
+        hang_recover_ms: hang.recoverMs,
+        partial_state: roomChecks.filter((r) => !r.contiguous || !r.membersConsistent).length,
+        gateway_errors: started.counts.errors + started.counts.timeouts,
+      },
+      { ...options },
+    );
+    return { figures, phases, rooms: roomChecks, line };
+  } finally {
+    await traffic?.closeAll();
+    await stack?.stop();
+    await node.stop();
+  }
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const args = parseArgs();
+    const result = await runRedisDownDrill({
+      rooms: numberArg(args, 'rooms', 6),
+      membersPerRoom: numberArg(args, 'members', 5),
+      intervalMs: numberArg(args, 'interval', 250),
+      warmupMs: numberArg(args, 'warmup', 3) * 1000,
+      outageMs: numberArg(args, 'outage', 10) * 1000,
+      afterMs: numberArg(args, 'after', 10) * 1000,
+    });
+    return result.figures.lost === 0 && result.figures.duplicated === 0;
+  });
+}
