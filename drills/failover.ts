@@ -12,6 +12,7 @@
  * Long form: `npm run drill:failover:local -- --rooms 8 --members 6 --interval 200 --failovers 6 --gap 5`.
  */
 import { numberArg, parseArgs, runMain } from './support/args';
+import { type FailoverEvent, type FailoverTrigger, runFailovers } from './support/failover-run';
 import { RedisNode, waitFor } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
 import { startDrillStack } from './support/stack';
@@ -99,6 +100,36 @@ export async function failover(
   return { mode, startedAt, writePauseMs, offset, dropped };
 }
 
+/** The local trigger: two redis-server processes behind the proxy, swapping roles at each failover. */
+class LocalProxyTrigger implements FailoverTrigger {
+  readonly name = 'the local primary (TCP proxy over two redis-server processes)';
+  readonly timings: FailoverTimings[] = [];
+  constructor(
+    public primary: RedisNode,
+    public replica: RedisNode,
+    private readonly proxy: TcpProxy,
+  ) {}
+
+  async ready(): Promise<void> {
+    await waitFor(
+      async () => (await this.replica.replication()).master_link_status === 'up',
+      'the replica linked to the primary',
+      10_000,
+    );
+  }
+
+  async failover(index: number): Promise<FailoverEvent> {
+    const t = await failover(this.primary, this.replica, this.proxy, index % 2 === 0 ? 'readonly' : 'reset');
+    this.timings.push(t);
+    [this.primary, this.replica] = [this.replica, this.primary];
+    return {
+      startedAt: t.startedAt,
+      completedAt: t.startedAt + t.writePauseMs,
+      detail: { mode: t.mode, write_pause_ms: t.writePauseMs, resets: t.dropped },
+    };
+  }
+}
+
 export async function runFailoverDrill(options: FailoverDrillOptions): Promise<FailoverDrillResult> {
   const nodes: RedisNode[] = [];
   let proxy: TcpProxy | undefined;
@@ -120,39 +151,17 @@ export async function runFailoverDrill(options: FailoverDrillOptions): Promise<F
       intervalMs: options.intervalMs,
       urlFor: (identity, room) => started.memberUrl(identity, room),
     });
-    await sleep(options.warmupMs);
-    let primary = a;
-    let replica = b;
-    const timings: FailoverTimings[] = [];
-    for (let i = 0; i < options.failovers; i++) {
-      if (i > 0) {
-        await waitFor(
-          async () => (await replica.replication()).master_link_status === 'up',
-          'the old primary resyncing as a replica',
-          10_000,
-        );
-      }
-      timings.push(await failover(primary, replica, proxy, i % 2 === 0 ? 'readonly' : 'reset'));
-      [primary, replica] = [replica, primary];
-      await sleep(options.gapMs);
-    }
-    await traffic.stop();
-    const figures = await traffic.reconcile();
+    const trigger = new LocalProxyTrigger(a, b, proxy);
+    const run = await runFailovers(traffic, trigger, options);
     if (process.env.DRILL_DEBUG) console.log(JSON.stringify(traffic.failureLog));
-    const recoveries = timings.map((t) => traffic?.recoveryMs(t.startedAt));
-    const allRecovered = timings.map((t, i) =>
-      traffic?.allRecoveredMs(t.startedAt, timings[i + 1]?.startedAt),
-    );
-    const worst = (values: (number | undefined)[]) =>
-      values.some((v) => v === undefined) ? undefined : Math.max(0, ...(values as number[]));
+    const timings = trigger.timings;
     let seqCountersIntact = true;
     for (const room of rooms) {
-      const counter = Number((await primary.admin.get(`room:{${room}}:seq`)) ?? 0);
+      const counter = Number((await trigger.primary.admin.get(`room:{${room}}:seq`)) ?? 0);
       const highest = Math.max(0, ...(traffic.acked.get(room)?.keys() ?? []));
       if (counter < highest) seqCountersIntact = false;
     }
-    const recoverMs = worst(recoveries);
-    const allRecoveredMs = worst(allRecovered);
+    const { figures, recoverMs, allRecoveredMs } = run;
     const line = report(
       'failover',
       {

@@ -1,0 +1,325 @@
+/**
+ * Drill 8: soak. 1,000 connections in 50 rooms exchange messages for a bounded time against the local
+ * stack; the figures say whether anything was lost and whether the server's memory and Redis' key count
+ * stay steady.
+ *
+ * The gateway emulator (serving template.yaml with the real handlers) runs in a child process of its own
+ * (`node --import tsx local/cli.ts`), so its resident memory is the server's alone, not the load
+ * generator's bookkeeping. Its RSS (from /proc) and Redis' keys are sampled every `sampleMs`:
+ *
+ * - memory steady: the median RSS of the last quarter of the traffic within `maxRssGrowth` of the median
+ *   of the second quarter (the first quarter is warm-up: JIT, pools, the dedupe window filling);
+ * - keys steady: during traffic the room and connection keys (everything but the 60 s dedupe entries) keep
+ *   one count; after everyone leaves no connection state remains (members, connection info, rate-limit
+ *   buckets) and every key left (history, seq, dedupe) carries a TTL.
+ *
+ * Long form: `npm run drill:soak -- --seconds 60 --connections 1000 --rooms 50`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { generateSecret, mintToken } from '../local/tokens';
+import { numberArg, parseArgs, runMain } from './support/args';
+import { RedisNode, waitFor } from './support/redis-node';
+import { report, trafficColumns } from './support/report';
+import { Traffic, type TrafficFigures } from './support/traffic';
+
+export interface SoakOptions {
+  connections: number;
+  rooms: number;
+  /** Traffic time. */
+  seconds: number;
+  /** Mean time between two messages of one member. */
+  intervalMs: number;
+  sampleMs: number;
+  /** Largest accepted ratio of late to early median RSS. */
+  maxRssGrowth: number;
+}
+
+export const SOAK_SHORT: SoakOptions = {
+  connections: 1000,
+  rooms: 50,
+  seconds: 30,
+  intervalMs: 20_000,
+  sampleMs: 1000,
+  maxRssGrowth: 1.25,
+};
+
+export interface SoakResult {
+  figures: TrafficFigures;
+  connected: number;
+  serverErrors: number;
+  invocations: number;
+  rssMb: { afterConnect: number; early: number; late: number; end: number };
+  rssGrowth: number;
+  /** Room and connection keys (seq, log, members, info) sampled in the second half of the traffic. */
+  steadyKeys: { min: number; max: number };
+  keysAfterLeave: { connectionState: number; withoutTtl: number; total: number };
+  line: string;
+}
+
+const ROOT = join(__dirname, '..');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? (sorted[Math.floor(sorted.length / 2)] as number) : 0;
+};
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
+/** The gateway in a child process; counts its invocation lines and failed ones. */
+class GatewayProcess {
+  invocations = 0;
+  failures: string[] = [];
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(redisUrl: string, secret: string): Promise<GatewayProcess> {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'local', 'cli.ts'),
+        '--template',
+        join(ROOT, 'template.yaml'),
+        '--port',
+        String(port),
+        '--preload',
+        '--env',
+        `REDIS_URL=${redisUrl}`,
+        '--env',
+        'REDIS_AUTH_SECRET_ARN=',
+        '--env',
+        `JWT_SECRET=${secret}`,
+        '--env',
+        'JWT_SECRET_ARN=',
+        '--env',
+        'JWKS_URL=',
+        '--env',
+        'MANAGEMENT_ENDPOINT={{managementEndpoint}}',
+        '--env',
+        'POWERTOOLS_METRICS_DISABLED=true',
+        '--env',
+        'POWERTOOLS_LOG_LEVEL=SILENT',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const url = `ws://127.0.0.1:${port}/local`;
+    const gateway = new GatewayProcess(child, url);
+    let ready = false;
+    let buffered = '';
+    const errors: string[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.includes('] ready: ')) ready = true;
+        if (!/ \d+ms$/.test(line)) continue;
+        gateway.invocations++;
+        if (/ timeout \d+ms$/.test(line) || / error \(/.test(line)) {
+          if (gateway.failures.length < 20) gateway.failures.push(line);
+          else gateway.failures.push('…');
+        }
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (errors.length < 50) errors.push(chunk.toString('utf8'));
+    });
+    await waitFor(() => ready || child.exitCode !== null, 'the gateway process to be ready', 60_000, 50);
+    if (!ready) throw new Error(`the gateway process exited (${child.exitCode}): ${errors.join('')}`);
+    return gateway;
+  }
+
+  get rss(): number {
+    return this.child.pid ? rssBytes(this.child.pid) : 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Keys by kind: dedupe entries (60 s each), rate-limit buckets (3 s after a connection's last send), the
+ * room's connection state (members, info) and the rest (seq, log).
+ */
+async function keyCensus(node: RedisNode) {
+  const census = { dedupe: 0, buckets: 0, connectionState: 0, room: 0, withoutTtl: 0, total: 0 };
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.admin.scan(cursor, 'MATCH', 'room:*', 'COUNT', 1000);
+    cursor = next;
+    const ttls = await Promise.all(keys.map((key) => node.admin.pttl(key)));
+    for (const [i, key] of keys.entries()) {
+      census.total++;
+      if ((ttls[i] as number) < 0) census.withoutTtl++;
+      if (/:dedupe:/.test(key)) census.dedupe++;
+      else if (/:rl:/.test(key)) census.buckets++;
+      else if (/:(members|info|joining)$/.test(key)) census.connectionState++;
+      else census.room++;
+    }
+  } while (cursor !== '0');
+  return census;
+}
+
+export async function runSoakDrill(options: SoakOptions): Promise<SoakResult> {
+  const node = await RedisNode.start();
+  const secret = generateSecret();
+  let gateway: GatewayProcess | undefined;
+  let traffic: Traffic | undefined;
+  try {
+    const g = await GatewayProcess.start(node.url, secret);
+    gateway = g;
+    const rooms = Array.from({ length: options.rooms }, (_, i) => `soak-${i}`);
+    const membersPerRoom = Math.ceil(options.connections / options.rooms);
+    const t = await Traffic.connect({
+      rooms,
+      membersPerRoom,
+      intervalMs: options.intervalMs,
+      connectConcurrency: 25,
+      urlFor: async (identity, room) =>
+        `${g.url}?classRoomId=${encodeURIComponent(room)}&token=${await mintToken(secret, {
+          userId: identity.userId,
+          name: identity.name,
+          role: identity.role,
+          rooms: [room],
+        })}`,
+    });
+    traffic = t;
+    const connected = t.members.filter((m) => m.isOpen).length;
+    const rssAfterConnect = g.rss;
+
+    const samples: { at: number; rss: number; steadyKeys: number }[] = [];
+    const started = Date.now();
+    t.startSending();
+    while (Date.now() - started < options.seconds * 1000) {
+      await sleep(options.sampleMs);
+      const census = await keyCensus(node);
+      samples.push({
+        at: Date.now() - started,
+        rss: g.rss,
+        steadyKeys: census.connectionState + census.room,
+      });
+    }
+    await t.stop();
+    const figures = await t.reconcile(1000);
+
+    const quarter = (q: number) =>
+      samples.filter(
+        (s) => s.at > (q * options.seconds * 1000) / 4 && s.at <= ((q + 1) * options.seconds * 1000) / 4,
+      );
+    const early = median(quarter(1).map((s) => s.rss));
+    const late = median(quarter(3).map((s) => s.rss));
+    // The steady keys (per room: seq, log, members, info) from the second half on, when every room has
+    // had its first message (the first sends are spread over one interval).
+    const steady = samples.filter((s) => s.at > (options.seconds * 1000) / 2).map((s) => s.steadyKeys);
+
+    await t.closeAll();
+    traffic = undefined;
+    // $disconnect ran for everyone; rate-limit buckets expire within 3 s.
+    let after = await keyCensus(node);
+    await waitFor(
+      async () => {
+        after = await keyCensus(node);
+        return after.connectionState + after.buckets === 0;
+      },
+      'connection state gone after everyone left',
+      15_000,
+      250,
+    ).catch(() => undefined);
+    const rssEnd = g.rss;
+    const serverErrors = g.failures.length;
+    const result: SoakResult = {
+      figures,
+      connected,
+      serverErrors,
+      invocations: g.invocations,
+      rssMb: { afterConnect: mb(rssAfterConnect), early: mb(early), late: mb(late), end: mb(rssEnd) },
+      rssGrowth: early > 0 ? Math.round((late / early) * 1000) / 1000 : 0,
+      steadyKeys: { min: Math.min(...steady), max: Math.max(...steady) },
+      keysAfterLeave: {
+        connectionState: after.connectionState + after.buckets,
+        withoutTtl: after.withoutTtl,
+        total: after.total,
+      },
+      line: '',
+    };
+    result.line = report(
+      'soak',
+      {
+        ...trafficColumns(figures),
+        connected,
+        seconds: options.seconds,
+        invocations: g.invocations,
+        server_errors: serverErrors,
+        rss_mb_after_connect: result.rssMb.afterConnect,
+        rss_mb_early: result.rssMb.early,
+        rss_mb_late: result.rssMb.late,
+        rss_growth: result.rssGrowth,
+        steady_keys_min: result.steadyKeys.min,
+        steady_keys_max: result.steadyKeys.max,
+        keys_after_leave: after.total,
+        connection_keys_after_leave: after.connectionState + after.buckets,
+        keys_without_ttl: after.withoutTtl,
+      },
+      { ...options },
+    );
+    for (const failure of g.failures) process.stdout.write(`[drill soak] server error: ${failure}\n`);
+    return result;
+  } finally {
+    await traffic?.closeAll();
+    await gateway?.stop();
+    await node.stop();
+  }
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const args = parseArgs();
+    const r = await runSoakDrill({
+      ...SOAK_SHORT,
+      connections: numberArg(args, 'connections', 1000),
+      rooms: numberArg(args, 'rooms', 50),
+      seconds: numberArg(args, 'seconds', 60),
+      intervalMs: numberArg(args, 'interval', SOAK_SHORT.intervalMs),
+    });
+    return (
+      r.figures.lost === 0 &&
+      r.figures.duplicated === 0 &&
+      r.serverErrors === 0 &&
+      r.rssGrowth <= SOAK_SHORT.maxRssGrowth &&
+      r.keysAfterLeave.connectionState === 0 &&
+      r.keysAfterLeave.withoutTtl === 0
+    );
+  });
+}
