@@ -3,7 +3,8 @@
 #   1. sam validate --lint   the SAM transform and cfn-lint as SAM runs it
 #   2. cfn-lint              errors and warnings (a warning fails too; justified exceptions are ignored in the
 #                            template's Metadata, with the reason)
-#   3. checkov               security checks; the accepted exceptions and their reasons are in .checkov.yaml
+#   3. checkov               security checks; each accepted exception is suppressed on its resource in
+#                            template.yaml (Metadata: checkov: skip:) with its reason
 # CHECKOV=0 skips step 3 (e.g. offline, where its venv cannot be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
