@@ -3,12 +3,14 @@
 # requirements file changed):
 #   bash scripts/venv.sh           .venv          <- requirements-dev.txt (SAM CLI, cfn-lint, moto)
 #   bash scripts/venv.sh checkov   .venv/checkov  <- requirements-checkov.txt (its boto3 pin clashes with SAM's)
+#   bash scripts/venv.sh emulator  .venv/ministack <- requirements-emulator.txt (ministack, for npm run deploy:emulator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-dev}" in
   dev) venv=.venv requirements=requirements-dev.txt ;;
   checkov) venv=.venv/checkov requirements=requirements-checkov.txt ;;
-  *) echo "usage: $0 [dev|checkov]" >&2; exit 2 ;;
+  emulator) venv=.venv/ministack requirements=requirements-emulator.txt ;;
+  *) echo "usage: $0 [dev|checkov|emulator]" >&2; exit 2 ;;
 esac
 stamp="$venv/.$(basename "$requirements")"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
