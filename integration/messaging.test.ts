@@ -4,7 +4,7 @@
  */
 import { type Frame, sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, chat, errorFrame, messageFrame, presenceFrame } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
 /** How long "gets nothing" is watched after the frames that should arrive have arrived. */
 const QUIET_MS = 300;
@@ -155,15 +155,19 @@ describeTarget('messaging', {}, (ctx) => {
     expect(await a.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
   });
 
-  it('a 40 KB frame closes the socket with 1009 and is not delivered', async () => {
-    const room = uniqueRoom('big');
-    const a = await connect(alice, room);
-    const b = await connect(bob, room);
-    a.send({ action: 'sendMessage', kind: 'chat', data: 'x'.repeat(40 * 1024), clientMsgId: 'big-1' });
-    const closed = await withTimeout(a.closed, 3000, 'the close after a 40 KB frame');
-    expect(closed.code).toBe(1009);
-    await b.nextOfType('presence', { event: 'leave' });
-    expect(b.framesWhere((f) => f.type === 'message')).toEqual([]);
-    expect(a.framesWhere((f) => f.type === 'ack')).toEqual([]);
-  });
+  itRequires(
+    { behaviour: 'frame-limit' },
+    'a 40 KB frame closes the socket with 1009 and is not delivered',
+    async () => {
+      const room = uniqueRoom('big');
+      const a = await connect(alice, room);
+      const b = await connect(bob, room);
+      a.send({ action: 'sendMessage', kind: 'chat', data: 'x'.repeat(40 * 1024), clientMsgId: 'big-1' });
+      const closed = await withTimeout(a.closed, 3000, 'the close after a 40 KB frame');
+      expect(closed.code).toBe(1009);
+      await b.nextOfType('presence', { event: 'leave' });
+      expect(b.framesWhere((f) => f.type === 'message')).toEqual([]);
+      expect(a.framesWhere((f) => f.type === 'ack')).toEqual([]);
+    },
+  );
 });

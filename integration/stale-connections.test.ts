@@ -11,55 +11,55 @@ import {
 import Redis from 'ioredis';
 import { sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, chat, messageFrame, presenceFrame } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
-describeTarget(
-  'stale connections',
-  { requires: { emulator: "a socket's connection id and the management API's 410 fault hook" } },
-  (ctx) => {
-    const alice = member('alice');
-    const bob = member('bob');
-    const carol = member('carol');
-    const open: TestClient[] = [];
-    let redis: Redis;
-    beforeAll(() => {
-      redis = new Redis(ctx.target.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    });
-    afterAll(async () => {
-      await Promise.all(open.map((c) => c.close()));
-      redis.disconnect();
-    });
-    const members = (room: string) => redis.zrange(`room:{${room}}:members`, 0, -1);
+describeTarget('stale connections', { requires: { connectionIds: true } }, (ctx) => {
+  const alice = member('alice');
+  const bob = member('bob');
+  const carol = member('carol');
+  const open: TestClient[] = [];
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(ctx.target.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((c) => c.close()));
+    redis.disconnect();
+  });
+  const members = (room: string) => redis.zrange(`room:{${room}}:members`, 0, -1);
 
-    it('DeleteConnection (real SDK client) closes the socket and fires $disconnect: the others see leave', async () => {
-      const room = uniqueRoom('delete');
-      const a = await ctx.target.connect(alice, room);
-      const { client: b, id } = await ctx.target.connectWithId(bob, room);
-      open.push(a, b);
-      expect(await members(room)).toContain(id);
-      const sdk = new ApiGatewayManagementApiClient({
-        endpoint: ctx.target.managementEndpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  it('DeleteConnection (real SDK client) closes the socket and fires $disconnect: the others see leave', async () => {
+    const room = uniqueRoom('delete');
+    const a = await ctx.target.connect(alice, room);
+    const { client: b, id } = await ctx.target.connectWithId(bob, room);
+    open.push(a, b);
+    expect(await members(room)).toContain(id);
+    const sdk = new ApiGatewayManagementApiClient({
+      endpoint: ctx.target.managementEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    try {
+      const out = await sdk.send(new DeleteConnectionCommand({ ConnectionId: id }));
+      expect(out.$metadata.httpStatusCode).toBe(204);
+      const closed = await withTimeout(b.closed, 3000, 'the deleted socket closed');
+      expect(closed.code).toBe(1000);
+      expect(await a.nextOfType('presence', { event: 'leave' })).toEqual(presenceFrame('leave', bob));
+      expect(await members(room)).not.toContain(id);
+      // Deleting it again: 410 GoneException.
+      await expect(sdk.send(new DeleteConnectionCommand({ ConnectionId: id }))).rejects.toMatchObject({
+        name: 'GoneException',
+        $metadata: { httpStatusCode: 410 },
       });
-      try {
-        const out = await sdk.send(new DeleteConnectionCommand({ ConnectionId: id }));
-        expect(out.$metadata.httpStatusCode).toBe(204);
-        const closed = await withTimeout(b.closed, 3000, 'the deleted socket closed');
-        expect(closed.code).toBe(1000);
-        expect(await a.nextOfType('presence', { event: 'leave' })).toEqual(presenceFrame('leave', bob));
-        expect(await members(room)).not.toContain(id);
-        // Deleting it again: 410 GoneException.
-        await expect(sdk.send(new DeleteConnectionCommand({ ConnectionId: id }))).rejects.toMatchObject({
-          name: 'GoneException',
-          $metadata: { httpStatusCode: 410 },
-        });
-      } finally {
-        sdk.destroy();
-      }
-    });
+    } finally {
+      sdk.destroy();
+    }
+  });
 
-    it('a client that vanished without a close frame is pruned on the next broadcast (410 → out of members, leave)', async () => {
+  itRequires(
+    { emulator: "the management API's 410 fault hook (a client gone without a close frame)" },
+    'a client that vanished without a close frame is pruned on the next broadcast (410 → out of members, leave)',
+    async () => {
       const room = uniqueRoom('vanish');
       const a = await ctx.target.connect(alice, room);
       const c = await ctx.target.connect(carol, room);
@@ -90,6 +90,6 @@ describeTarget(
       await sleep(200);
       expect(b.framesWhere((f) => f.type === 'message')).toEqual([]);
       expect(a.framesWhere((f) => f.type === 'presence' && f.event === 'leave')).toHaveLength(1);
-    });
-  },
-);
+    },
+  );
+});

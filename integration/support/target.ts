@@ -6,6 +6,11 @@
  *   (for the publish test) a moto server as the SQS endpoint.
  * - `containers`: the same gateway, with Redis and SQS (LocalStack) from testcontainers. Without a
  *   container runtime every test is reported as `skipped: no container runtime …`.
+ * - `emulator`: the stack that `npm run deploy:emulator` deployed with `sam deploy` to ministack (or to the
+ *   emulator at `EMULATOR_ENDPOINT`, stack `EMULATOR_STACK_NAME`): its outputs read with the real
+ *   CloudFormation client, the token secret from its Secrets Manager, the Redis of its ElastiCache, publish
+ *   through its SQS queue and event source mapping. API Gateway behaviours the emulator lacks are skipped
+ *   with the reason (EMULATOR_LACKS below); so are the in-process gateway's knobs.
  * - `aws`: a deployed stage: `WS_URL` (wss://…/STAGE), `JWT_SECRET` (the HS256 token secret),
  *   `MANAGEMENT_ENDPOINT` (https://…/STAGE) and `PUBLISH_QUEUE_URL`. Tests that need a knob only the
  *   emulator has (idle timeout, template parameters, connection ids, fault hooks) are reported skipped.
@@ -15,8 +20,13 @@
  * INTEGRATION_GATEWAY_LOG=1 prints the emulator's invocation lines live.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import Redis from 'ioredis';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
 import { type RedisProcess, startRedisServer } from '../../test/support/redis-server';
@@ -37,7 +47,24 @@ export interface Requirements {
   emulator?: string;
   /** The test needs the SQS publish path (moto locally, LocalStack in containers, PUBLISH_QUEUE_URL on AWS). */
   sqs?: boolean;
+  /** The test needs a socket's connection id and the handlers' Redis (`connectWithId`, `redisUrl`). */
+  connectionIds?: boolean;
+  /** The API Gateway behaviour the test checks, where an emulator may lack it (see EMULATOR_LACKS). */
+  behaviour?: Behaviour;
 }
+
+/** API Gateway behaviours that a deployment target may not implement. */
+export type Behaviour = 'unauthorized-401' | 'frame-limit';
+
+/**
+ * What the emulator deployment (ministack, requirements-emulator.txt) does not do as API Gateway does, found
+ * by running this suite against it; each is reported as a skipped test with this reason (and in README.md).
+ */
+export const EMULATOR_LACKS: Readonly<Record<Behaviour, string>> = {
+  'unauthorized-401':
+    'ministack answers a WebSocket $connect whose REQUEST authorizer throws Unauthorized with 500, not 401',
+  'frame-limit': 'ministack has no 32 KB frame limit: it delivers a 40 KB frame instead of closing with 1009',
+};
 
 export interface TargetOptions {
   /** The gateway's idle timeout (emulator only; default 10 min). */
@@ -92,8 +119,16 @@ export function unavailable(requirements: Requirements = {}): string | undefined
   if (TARGET === 'aws') {
     if (requirements.emulator)
       return `needs ${requirements.emulator}, a knob only the local gateway emulator has (INTEGRATION_TARGET=aws)`;
+    if (requirements.connectionIds)
+      return "needs a socket's connection id and the handlers' Redis, which a deployed stage does not expose (INTEGRATION_TARGET=aws)";
     if (requirements.sqs && !process.env.PUBLISH_QUEUE_URL)
       return 'PUBLISH_QUEUE_URL is not set (INTEGRATION_TARGET=aws)';
+  }
+  if (TARGET === 'emulator') {
+    if (requirements.emulator)
+      return `needs ${requirements.emulator}, a knob only the local gateway emulator has (INTEGRATION_TARGET=emulator)`;
+    const lack = requirements.behaviour && EMULATOR_LACKS[requirements.behaviour];
+    if (lack) return `${lack} (INTEGRATION_TARGET=emulator)`;
   }
   if (TARGET === 'local' && requirements.sqs) return motoUnavailable();
   return undefined;
@@ -133,6 +168,26 @@ export function describeTarget(
       await started?.stop();
     }, 30_000);
     body(ctx);
+  });
+}
+
+/**
+ * `it`, for a test with requirements of its own inside a `describeTarget`: registered as
+ * `skipped: <name> (<reason>)` (printing the reason) when the target cannot run it.
+ */
+export function itRequires(
+  requirements: Requirements,
+  name: string,
+  fn: () => Promise<void>,
+  timeout?: number,
+): void {
+  const reason = unavailable(requirements);
+  if (!reason) {
+    it(name, fn, timeout);
+    return;
+  }
+  it(`skipped: ${name} (${reason})`, () => {
+    console.warn(`[integration] ${name}: skipped: ${reason}`);
   });
 }
 
@@ -185,6 +240,7 @@ export function member(userId: string, role: Member['role'] = 'student'): Member
 
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
   if (TARGET === 'aws') return awsTarget(options);
+  if (TARGET === 'emulator') return deployedTarget(options);
   return emulatorTarget(options);
 }
 
@@ -373,3 +429,115 @@ async function awsTarget(options: TargetOptions): Promise<Target> {
     },
   };
 }
+
+// ---- the stack deployed to an emulator (npm run deploy:emulator) ------------------------------------
+
+/** The emulator and stack to test: EMULATOR_ENDPOINT / EMULATOR_STACK_NAME, else what deploy:emulator recorded. */
+function emulatorDeployment(): { endpoint: string; stackName: string; region: string } {
+  const stateFile = join(__dirname, '..', '..', '.aws-sam', 'emulator', 'state.json');
+  let state: { endpoint?: string; stackName?: string; region?: string } = {};
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8')) as typeof state;
+  } catch {
+    // none recorded
+  }
+  const endpoint = (process.env.EMULATOR_ENDPOINT ?? state.endpoint)?.replace(/\/$/, '');
+  if (!endpoint)
+    throw new Error(
+      `INTEGRATION_TARGET=emulator needs a deployed stack: run npm run deploy:emulator (or set EMULATOR_ENDPOINT)`,
+    );
+  return {
+    endpoint,
+    stackName: process.env.EMULATOR_STACK_NAME ?? state.stackName ?? 'classroom-realtime',
+    region: state.region ?? 'us-east-1',
+  };
+}
+
+async function deployedTarget(options: TargetOptions): Promise<Target> {
+  const { endpoint, stackName, region } = emulatorDeployment();
+  const config = { endpoint, region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+  const cfn = new CloudFormationClient(config);
+  const secrets = new SecretsManagerClient(config);
+  const elasticache = new ElastiCacheClient(config);
+  let outputs: Record<string, string>;
+  let secret: string;
+  let redisUrl: string;
+  try {
+    const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
+    if (
+      !stack ||
+      !/_COMPLETE$/.test(stack.StackStatus ?? '') ||
+      /ROLLBACK|DELETE/.test(stack.StackStatus ?? '')
+    )
+      throw new Error(`stack ${stackName} at ${endpoint} is ${stack?.StackStatus ?? 'missing'}`);
+    outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    for (const key of [
+      'WebSocketApiId',
+      'StageName',
+      'ManagementEndpoint',
+      'JwtSecretArn',
+      'ReplicationGroupId',
+    ])
+      if (!outputs[key]) throw new Error(`stack ${stackName} has no ${key} output`);
+    secret =
+      (await secrets.send(new GetSecretValueCommand({ SecretId: outputs.JwtSecretArn }))).SecretString ?? '';
+    const group = (
+      await elasticache.send(
+        new DescribeReplicationGroupsCommand({ ReplicationGroupId: outputs.ReplicationGroupId }),
+      )
+    ).ReplicationGroups?.[0];
+    const primary = group?.NodeGroups?.[0]?.PrimaryEndpoint;
+    if (!primary?.Address || !primary.Port)
+      throw new Error(`replication group ${outputs.ReplicationGroupId} has no primary endpoint`);
+    redisUrl = `redis://${primary.Address}:${primary.Port}`;
+  } finally {
+    cfn.destroy();
+    secrets.destroy();
+    elasticache.destroy();
+  }
+  // The emulator serves the API under its own endpoint (the WebSocketUrl output names the AWS host).
+  const url = `${endpoint.replace(/^http/, 'ws')}/_aws/execute-api/${outputs.WebSocketApiId}/${outputs.StageName}`;
+  const publishQueueUrl = options.sqs ? outputs.PublishQueueUrl : undefined;
+  if (options.sqs && !publishQueueUrl) throw new Error(`stack ${stackName} has no PublishQueueUrl output`);
+  const sqs = options.sqs ? new SQSClient(config) : undefined;
+  // Connection ids are those the $connect handler adds to the room's members (the stack's own Redis).
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const members = (room: string) => redis.zrange(`room:{${room}}:members`, 0, -1);
+  const token = (claims: TokenClaims) => mintToken(secret, claims);
+  const wsUrl = (query: { classRoomId?: string; token?: string }) => buildWsUrl(url, query);
+  const connect = async (m: Member, room: string, label?: string) =>
+    TestClient.connect(
+      wsUrl({ classRoomId: room, token: await token({ ...m, rooms: [room] }) }),
+      label ?? m.userId,
+      EMULATOR_CONNECT_TIMEOUT_MS,
+    );
+  return {
+    name: 'emulator',
+    url,
+    managementEndpoint: outputs.ManagementEndpoint as string,
+    redisUrl,
+    publishQueueUrl,
+    sqs,
+    logs: [],
+    token,
+    wsUrl,
+    connect,
+    async connectWithId(m, room, label) {
+      const before = new Set(await members(room));
+      const client = await connect(m, room, label);
+      const fresh = (await members(room)).filter((id) => !before.has(id));
+      if (fresh.length !== 1) throw new Error(`expected one new member connection, got ${fresh.join(', ')}`);
+      return { client, id: fresh[0] as string };
+    },
+    vanish() {
+      throw new Error("vanish needs the local gateway emulator's fault hook");
+    },
+    async stop() {
+      sqs?.destroy();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A cold start in the emulator runs the authorizer and $connect in fresh Node processes: allow for it. */
+const EMULATOR_CONNECT_TIMEOUT_MS = 15_000;
