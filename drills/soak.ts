@@ -19,6 +19,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { localFunctionEnv } from '../local/function-env';
 import { generateSecret, mintToken } from '../local/tokens';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { RedisNode, waitFor } from './support/redis-node';
@@ -106,22 +107,10 @@ class GatewayProcess {
         '--port',
         String(port),
         '--preload',
-        '--env',
-        `REDIS_URL=${redisUrl}`,
-        '--env',
-        'REDIS_AUTH_SECRET_ARN=',
-        '--env',
-        `JWT_SECRET=${secret}`,
-        '--env',
-        'JWT_SECRET_ARN=',
-        '--env',
-        'JWKS_URL=',
-        '--env',
-        'MANAGEMENT_ENDPOINT={{managementEndpoint}}',
-        '--env',
-        'POWERTOOLS_METRICS_DISABLED=true',
-        '--env',
-        'POWERTOOLS_LOG_LEVEL=SILENT',
+        // As local/dev.ts sets them; the gateway fills in its own management endpoint.
+        ...Object.entries(
+          localFunctionEnv({ redisUrl, jwtSecret: secret, managementEndpoint: '{{managementEndpoint}}' }),
+        ).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
       ],
       {
         cwd: ROOT,

@@ -4,6 +4,7 @@
  * (plus the drill's overrides), and Redis at the URL the drill gives (a redis-server, or the TCP proxy).
  */
 import { join } from 'node:path';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway, type GatewayOptions } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
 
@@ -70,14 +71,12 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
     },
     // As local/dev.ts sets them, then the drill's own.
     envOverrides: ({ managementEndpoint }) => ({
-      REDIS_URL: options.redisUrl,
-      REDIS_AUTH_SECRET_ARN: '',
-      JWT_SECRET: secret,
-      JWT_SECRET_ARN: '',
-      JWKS_URL: '',
-      MANAGEMENT_ENDPOINT: managementEndpoint,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: process.env.DRILL_LOG_LEVEL ?? 'SILENT',
+      ...localFunctionEnv({
+        redisUrl: options.redisUrl,
+        jwtSecret: secret,
+        managementEndpoint,
+        logLevel: process.env.DRILL_LOG_LEVEL,
+      }),
       ...options.env,
     }),
   });
