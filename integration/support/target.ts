@@ -182,7 +182,8 @@ export function itRequires(
   timeout?: number,
 ): void {
   const reason = unavailable(requirements);
-  if (!reason) {
+  // Inside a describeTarget that is skipped as a whole, `it` already registers the skip with its reason.
+  if (!reason || skippingGroup) {
     it(name, fn, timeout);
     return;
   }
@@ -218,12 +219,17 @@ function registerSkipped(group: string, reason: string, body: (ctx: TargetContex
       throw new Error(`skipped: ${reason}`);
     },
   };
+  skippingGroup = true;
   try {
     body(ctx);
   } finally {
+    skippingGroup = false;
     Object.assign(g, saved);
   }
 }
+
+/** Whether registerSkipped is registering a skipped group's tests now. */
+let skippingGroup = false;
 
 // ---- helpers for tests ------------------------------------------------------------------------------
 
