@@ -163,15 +163,29 @@ class GatewayProcess {
  * room's connection state (members, info) and the rest (seq, log).
  */
 async function keyCensus(node: RedisNode) {
-  const census = { dedupe: 0, buckets: 0, connectionState: 0, room: 0, withoutTtl: 0, total: 0 };
+  const census = {
+    dedupe: 0,
+    buckets: 0,
+    connectionState: 0,
+    room: 0,
+    withoutTtl: 0,
+    total: 0,
+    /** Up to five keys without a TTL, for the log. */
+    withoutTtlExamples: [] as string[],
+  };
   let cursor = '0';
   do {
     const [next, keys] = await node.admin.scan(cursor, 'MATCH', 'room:*', 'COUNT', 1000);
     cursor = next;
     const ttls = await Promise.all(keys.map((key) => node.admin.pttl(key)));
     for (const [i, key] of keys.entries()) {
+      // -2: the key expired between SCAN and PTTL (dedupe entries do, every minute); -1: no TTL.
+      if (ttls[i] === -2) continue;
       census.total++;
-      if ((ttls[i] as number) < 0) census.withoutTtl++;
+      if (ttls[i] === -1) {
+        census.withoutTtl++;
+        if (census.withoutTtlExamples.length < 5) census.withoutTtlExamples.push(key);
+      }
       if (/:dedupe:/.test(key)) census.dedupe++;
       else if (/:rl:/.test(key)) census.buckets++;
       else if (/:(members|info|joining)$/.test(key)) census.connectionState++;
@@ -284,6 +298,14 @@ export async function runSoakDrill(options: SoakOptions): Promise<SoakResult> {
       { ...options },
     );
     for (const failure of g.failures) process.stdout.write(`[drill soak] server error: ${failure}\n`);
+    for (const key of after.withoutTtlExamples) {
+      const type = await node.admin.type(key);
+      const size =
+        type === 'zset' ? await node.admin.zcard(key) : type === 'hash' ? await node.admin.hlen(key) : 0;
+      process.stdout.write(
+        `[drill soak] key without TTL after everyone left: ${key} (${type}, ${size} entries)\n`,
+      );
+    }
     return result;
   } finally {
     await traffic?.closeAll();
