@@ -1,0 +1,113 @@
+/**
+ * `npm run bench` (`tsx bench/run.ts [--quick]`): the benchmarks of issue 6, both sides of every
+ * comparison in the same run, against a real redis-server. Writes bench/results/latest.json
+ * ({"figures": [{key, value, unit, note}], "machine", "date"}) and latest.md, and prints the table.
+ *
+ *   1-3  in this process: fan-out, lookup scaling vs a scan-all design, Redis cost, handler times
+ *   4    fresh `node` processes: bundle sizes and module load times
+ *   5    child processes: the gateway emulator (or Socket.IO) and the load generator
+ *
+ * `--check` (CI): exit 1 when a required figure is missing or not a number, or when a target is missed
+ * (fan-out to 100 within 2 x one 20 ms round trip; lookup within 1.2x from 1k to 100k connections).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startRedisServer } from '../test/support/redis-server';
+import { runColdStart } from './coldstart';
+import { runEndToEnd } from './e2e';
+import { runHandlerBenches } from './handlers';
+import { Figures, machine, markdownTable, type Results, textTable } from './lib/results';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string', default: join(__dirname, 'results') },
+  },
+});
+const quick = values.quick ?? false;
+
+/** The figures issue 6 asks for (bench/results/latest.json). */
+const REQUIRED = [
+  'fanout_ms_100',
+  'fanout_sequential_ms_100',
+  'lookup_ms_1k',
+  'lookup_ms_100k',
+  'scan_lookup_ms_1k',
+  'scan_lookup_ms_100k',
+  'redis_roundtrips_send',
+  'e2e_p99_ms',
+  'e2e_deliveries_per_s',
+  'socketio_p99_ms',
+  'socketio_deliveries_per_s',
+];
+const TARGETS = ['fanout_target_pass_100', 'lookup_flat_pass'];
+
+/** What is wrong with the figures: required ones missing or not finite, targets missed. */
+function problems(figures: Figures): string[] {
+  const found: string[] = [];
+  for (const key of REQUIRED) {
+    const value = figures.get(key);
+    if (value === undefined || !Number.isFinite(value)) found.push(`${key}: missing or not a number`);
+  }
+  for (const key of TARGETS) {
+    const figure = figures.list.find((f) => f.key === key);
+    if (figure && figure.value !== true) found.push(`${key}: target missed (${figure.note})`);
+  }
+  return found;
+}
+const only = new Set((values.only ?? 'handlers,coldstart,e2e').split(','));
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const figures = new Figures();
+  const redis = await startRedisServer();
+  console.log(`bench (${quick ? 'quick' : 'full'}) on ${machine()}; redis-server at ${redis.url}`);
+  try {
+    if (only.has('handlers')) await runHandlerBenches({ figures, quick, redisUrl: redis.url });
+    if (only.has('coldstart')) {
+      console.log('\n[4] cold start: bundles with the template settings, load time in fresh node processes');
+      await runColdStart(figures, quick ? 3 : 7);
+    }
+    if (only.has('e2e')) {
+      console.log('\n[5] local stack end to end (server and load generator in separate child processes)');
+      await runEndToEnd(figures, redis.url, {
+        clients: quick ? 200 : 1000,
+        roomSize: 30,
+        seconds: quick ? 5 : 20,
+        saturatedSeconds: quick ? 3 : 10,
+        thinkMs: 30_000,
+      });
+    }
+  } finally {
+    await redis.stop();
+  }
+  const results: Results = {
+    figures: figures.list,
+    machine: machine(),
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  mkdirSync(values.out as string, { recursive: true });
+  writeFileSync(join(values.out as string, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    join(values.out as string, 'latest.md'),
+    `Run: \`npm run bench${quick ? ' -- --quick' : ''}\` on ${results.machine}, ${results.date} (${results.durationSeconds} s)\n\n${markdownTable(figures.list)}\n`,
+  );
+  console.log(`\n${textTable(figures.list)}`);
+  console.log(`\nwrote ${join(values.out as string, 'latest.json')} (${results.durationSeconds} s)`);
+  // With --only, a part of the figures is expected to be missing.
+  const complete = ['handlers', 'coldstart', 'e2e'].every((part) => only.has(part));
+  const wrong = complete ? problems(figures) : [];
+  for (const p of wrong) console.error(`bench: ${p}`);
+  // Keep-alive sockets and SDK clients would hold the process open.
+  process.exit(values.check && wrong.length > 0 ? 1 : 0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

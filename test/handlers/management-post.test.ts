@@ -1,0 +1,208 @@
+/**
+ * The layer's post path (fastPoster: the client's signer and request handler, without the command's
+ * middleware stack) sends what PostToConnectionCommand sends, with a SigV4 signature that an independent
+ * verifier (written here from the SigV4 rules, checked first on the SDK's own request) accepts, and its
+ * errors classify like the SDK's.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { classifyPostError, fastPoster, managementClient } from '../../layers/shared/src/broadcaster';
+
+interface Captured {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'secret/EXAMPLE+key',
+  sessionToken: 'tok',
+};
+const REGION = 'eu-west-1';
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+const uriEscape = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** Verifies a received request's SigV4 Authorization (execute-api rules: the path is escaped again). */
+function verifySigV4(request: Captured): { ok: boolean; signedHeaders: string[] } {
+  const auth = String(request.headers.authorization ?? '');
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      auth,
+    );
+  if (!match) return { ok: false, signedHeaders: [] };
+  const [, accessKey, day, region, service, signedList, signature] = match as unknown as string[];
+  const signedHeaders = (signedList as string).split(';');
+  const [path = '', query = ''] = request.url.split('?');
+  const canonicalUri = path
+    .split('/')
+    .map((segment) => uriEscape(segment))
+    .join('/');
+  const canonicalHeaders = signedHeaders
+    .map(
+      (name) =>
+        `${name}:${String(request.headers[name] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
+  const canonicalRequest = [
+    request.method,
+    canonicalUri,
+    query,
+    canonicalHeaders,
+    signedList,
+    sha256(request.body),
+  ].join('\n');
+  const amzDate = String(request.headers['x-amz-date']);
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+  const key = hmac(
+    hmac(
+      hmac(hmac(`AWS4${CREDENTIALS.secretAccessKey}`, day as string), region as string),
+      service as string,
+    ),
+    'aws4_request',
+  );
+  const expected = createHmac('sha256', key).update(toSign).digest('hex');
+  return {
+    ok: accessKey === CREDENTIALS.accessKeyId && region === REGION && expected === signature,
+    signedHeaders,
+  };
+}
+
+let server: Server;
+let endpoint = '';
+const captured: Captured[] = [];
+let answer: { status: number; errorType?: string } = { status: 200 };
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      captured.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      });
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (answer.errorType) headers['x-amzn-errortype'] = `${answer.errorType}:http://internal.amazon.com/`;
+      res.writeHead(answer.status, headers);
+      res.end(answer.status === 200 ? '' : JSON.stringify({ message: 'scripted' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+beforeEach(() => {
+  captured.length = 0;
+  answer = { status: 200 };
+});
+
+const client = () =>
+  new ApiGatewayManagementApiClient({ endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 });
+
+describe('the layer posts as PostToConnectionCommand does', () => {
+  it('sends the same method, path, body and content headers, with a valid SigV4 signature', async () => {
+    // Prepare
+    const id = "AbC=d+e/f!'()*";
+    const data = Buffer.from('{"type":"message","text":"héllo"}', 'utf8');
+    const sdk = client();
+    // Act
+    await sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: data }));
+    await fastPoster(sdk, endpoint)(id, data);
+    // Assess
+    const [viaSdk, viaLayer] = captured as [Captured, Captured];
+    expect(viaLayer.method).toBe(viaSdk.method);
+    expect(viaLayer.url).toBe(viaSdk.url);
+    expect(viaLayer.body.equals(viaSdk.body)).toBe(true);
+    for (const name of [
+      'host',
+      'content-type',
+      'content-length',
+      'x-amz-content-sha256',
+      'x-amz-security-token',
+    ])
+      expect([name, viaLayer.headers[name]]).toEqual([name, viaSdk.headers[name]]);
+    const sdkCheck = verifySigV4(viaSdk);
+    expect(sdkCheck.ok).toBe(true); // the verifier agrees with the SDK's signer
+    const layerCheck = verifySigV4(viaLayer);
+    expect(layerCheck.ok).toBe(true);
+    expect(layerCheck.signedHeaders).toEqual(
+      expect.arrayContaining(['host', 'x-amz-content-sha256', 'x-amz-date', 'x-amz-security-token']),
+    );
+  });
+
+  it('keeps the endpoint path and signs each post (the cached client of the layer too)', async () => {
+    // Prepare
+    const post = fastPoster(managementClient(`${endpoint}/`), `${endpoint}/`);
+    // Act
+    await post('one', Buffer.from('a'));
+    await post('two', Buffer.from('a'));
+    // Assess
+    expect(captured.map((c) => c.url)).toEqual(['/prod/@connections/one', '/prod/@connections/two']);
+    expect(captured[0]?.headers.authorization).not.toEqual(captured[1]?.headers.authorization);
+  });
+
+  it.each([
+    [410, 'GoneException', 'gone'],
+    [429, 'LimitExceededException', 'retry'],
+    [500, 'InternalServerErrorException', 'retry'],
+    [403, 'ForbiddenException', 'fatal'],
+    [413, undefined, 'fatal'],
+  ] as const)(
+    'an answer %i becomes an error the SDK would give (%s), classified %s',
+    async (status, type, kind) => {
+      // Prepare
+      answer = { status, errorType: type };
+      const sdk = client();
+      // Act
+      const viaSdk = (await sdk
+        .send(new PostToConnectionCommand({ ConnectionId: 'x', Data: Buffer.from('a') }))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as (Error & { $metadata: { httpStatusCode?: number } }) | undefined;
+      const viaLayer = await fastPoster(sdk, endpoint)('x', Buffer.from('a')).catch(
+        (e: unknown) => e as Error & { $metadata: { httpStatusCode?: number } },
+      );
+      // Assess
+      expect(viaLayer).toBeInstanceOf(Error);
+      expect(viaLayer?.$metadata.httpStatusCode).toBe(status);
+      expect(viaLayer?.$metadata.httpStatusCode).toBe(viaSdk?.$metadata.httpStatusCode);
+      if (type) expect(viaLayer?.name).toBe(viaSdk?.name);
+      expect(classifyPostError(viaLayer)).toBe(kind);
+      expect(classifyPostError(viaLayer)).toBe(classifyPostError(viaSdk));
+    },
+  );
+
+  it('reports a refused connection as retryable, as the SDK does', async () => {
+    // Prepare
+    const dead = 'http://127.0.0.1:9/prod';
+    const sdk = new ApiGatewayManagementApiClient({
+      endpoint: dead,
+      region: REGION,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+    // Act
+    const error = await fastPoster(sdk, dead)('x', Buffer.from('a')).catch((e: unknown) => e);
+    // Assess
+    expect(classifyPostError(error)).toBe('retry');
+  });
+});
