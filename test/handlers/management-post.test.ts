@@ -11,7 +11,13 @@ import {
   ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { classifyPostError, fastPoster, managementClient } from '../../layers/shared/src/broadcaster';
+import {
+  classifyPostError,
+  fastPoster,
+  guardedPoster,
+  hasPostParts,
+  managementClient,
+} from '../../layers/shared/src/broadcaster';
 
 interface Captured {
   method: string;
@@ -84,6 +90,8 @@ let server: Server;
 let endpoint = '';
 const captured: Captured[] = [];
 let answer: { status: number; errorType?: string } = { status: 200 };
+/** Answers for the next requests, in order, before `answer` applies again. */
+const script: { status: number; errorType?: string }[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -96,10 +104,11 @@ beforeAll(async () => {
         headers: req.headers,
         body: Buffer.concat(chunks),
       });
+      const a = script.shift() ?? answer;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (answer.errorType) headers['x-amzn-errortype'] = `${answer.errorType}:http://internal.amazon.com/`;
-      res.writeHead(answer.status, headers);
-      res.end(answer.status === 200 ? '' : JSON.stringify({ message: 'scripted' }));
+      if (a.errorType) headers['x-amzn-errortype'] = `${a.errorType}:http://internal.amazon.com/`;
+      res.writeHead(a.status, headers);
+      res.end(a.status === 200 ? '' : JSON.stringify({ message: 'scripted' }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,6 +120,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   captured.length = 0;
+  script.length = 0;
   answer = { status: 200 };
 });
 
@@ -204,5 +214,67 @@ describe('the layer posts as PostToConnectionCommand does', () => {
     const error = await fastPoster(sdk, dead)('x', Buffer.from('a')).catch((e: unknown) => e);
     // Assess
     expect(classifyPostError(error)).toBe('retry');
+  });
+});
+
+describe('Function: guardedPoster', () => {
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+  };
+  beforeEach(() => {
+    warnings.length = 0;
+  });
+
+  it('posts directly while the endpoint accepts the signature', async () => {
+    const post = guardedPoster(client(), endpoint, warn);
+    await post('one', Buffer.from('a'));
+    await post('two', Buffer.from('a'));
+    expect(captured.map((c) => c.url)).toEqual(['/prod/@connections/one', '/prod/@connections/two']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('after a refused signature, resends that post through PostToConnectionCommand and keeps that path', async () => {
+    // Prepare: the first request (the direct post) is refused, everything after it accepted.
+    script.push({ status: 403, errorType: 'InvalidSignatureException' });
+    const post = guardedPoster(client(), endpoint, warn);
+    // Act
+    await post('one', Buffer.from('a'));
+    await post('two', Buffer.from('b'));
+    // Assess: one refused post, then that post again and the next one, all to the same path; one warning.
+    expect(captured.map((c) => c.url)).toEqual([
+      '/prod/@connections/one',
+      '/prod/@connections/one',
+      '/prod/@connections/two',
+    ]);
+    expect(captured.map((c) => c.body.toString())).toEqual(['a', 'a', 'b']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/using PostToConnectionCommand/);
+  });
+
+  it('does not fall back on other refusals: a 403 ForbiddenException stays a failed post', async () => {
+    answer = { status: 403, errorType: 'ForbiddenException' };
+    const error = await guardedPoster(
+      client(),
+      endpoint,
+      warn,
+    )('x', Buffer.from('a')).catch((e: unknown) => e);
+    expect(classifyPostError(error)).toBe('fatal');
+    expect(captured).toHaveLength(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it('uses PostToConnectionCommand when the client has no signer or request handler to post with', async () => {
+    // Prepare: a client whose config lacks the parts (as a future SDK might), sending through the SDK.
+    const sdk = client();
+    const bare = { config: {}, send: sdk.send.bind(sdk) } as unknown as ApiGatewayManagementApiClient;
+    expect(hasPostParts(bare)).toBe(false);
+    expect(hasPostParts(sdk)).toBe(true);
+    // Act
+    await guardedPoster(bare, endpoint, warn)('x', Buffer.from('a'));
+    // Assess
+    expect(captured.map((c) => c.url)).toEqual(['/prod/@connections/x']);
+    expect(verifySigV4(captured[0] as Captured).ok).toBe(true);
+    expect(warnings).toHaveLength(1);
   });
 });

@@ -9,9 +9,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay } from './backoff';
+import { logger } from './observability';
 import { frameBytes, MAX_OUTBOUND_FRAME_BYTES } from './protocol';
 
 /**
@@ -202,6 +204,61 @@ export function fastPoster(client: ApiGatewayManagementApiClient, endpoint: stri
   };
 }
 
+/** True when the client exposes the parts `fastPoster` signs and sends with (a future SDK may not). */
+export function hasPostParts(client: ApiGatewayManagementApiClient): boolean {
+  const parts = client.config as unknown as Partial<ClientParts>;
+  return typeof parts.signer === 'function' && typeof parts.requestHandler?.handle === 'function';
+}
+
+/** API Gateway could not verify the request's SigV4 signature (403 InvalidSignatureException and kin). */
+export function isSignatureError(error: unknown): boolean {
+  const e = (error ?? {}) as HttpError & { message?: string };
+  if (e.$metadata?.httpStatusCode !== 403) return false;
+  return /signature/i.test(e.name ?? '') || /signature/i.test(e.message ?? '');
+}
+
+/**
+ * Posts through `fastPoster`, and through `PostToConnectionCommand` where that path cannot work: when the
+ * client lacks the parts it uses, or when the endpoint refuses its signature. After one refused signature
+ * the container keeps the SDK path (logged once as a warning), and that post is sent again through it, so
+ * an SDK or service change costs CPU, never deliveries.
+ */
+export function guardedPoster(
+  client: ApiGatewayManagementApiClient,
+  endpoint: string,
+  warn: (message: string, detail: Record<string, unknown>) => void = (message, detail) =>
+    logger.warn(message, detail),
+): ManagementApi['post'] {
+  const viaSdk = async (connectionId: string, data: Uint8Array) => {
+    await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+  };
+  if (!hasPostParts(client)) {
+    warn(
+      'management API: the SDK client has no signer/request handler to post with; using PostToConnectionCommand',
+      {
+        endpoint,
+      },
+    );
+    return viaSdk;
+  }
+  const direct = fastPoster(client, endpoint);
+  let useSdk = false;
+  return async (connectionId, data) => {
+    if (useSdk) return viaSdk(connectionId, data);
+    try {
+      await direct(connectionId, data);
+    } catch (error) {
+      if (!isSignatureError(error)) throw error;
+      useSdk = true;
+      warn('management API refused the direct post signature; using PostToConnectionCommand from now on', {
+        endpoint,
+        error: (error as Error).message,
+      });
+      await viaSdk(connectionId, data);
+    }
+  };
+}
+
 const apis = new Map<string, ManagementApi>();
 
 /** The management API of an endpoint, cached for the container with its client and signer. */
@@ -210,7 +267,7 @@ export function managementApi(endpoint: string): ManagementApi {
   if (!api) {
     const client = managementClient(endpoint);
     api = {
-      post: fastPoster(client, endpoint),
+      post: guardedPoster(client, endpoint),
       async remove(connectionId) {
         await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
       },
