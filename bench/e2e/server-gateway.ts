@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { answerParent, BENCH_JWT_SECRET_ENV, send } from './protocol';
 
@@ -21,16 +22,8 @@ async function main(): Promise<void> {
     stage: 'bench',
     preload: true,
     logger: () => undefined,
-    envOverrides: ({ managementEndpoint }) => ({
-      REDIS_URL: redisUrl,
-      REDIS_AUTH_SECRET_ARN: '',
-      JWT_SECRET: secret,
-      JWT_SECRET_ARN: '',
-      JWKS_URL: '',
-      MANAGEMENT_ENDPOINT: managementEndpoint,
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    }),
+    envOverrides: ({ managementEndpoint }) =>
+      localFunctionEnv({ redisUrl, jwtSecret: secret, managementEndpoint }),
   });
   // No graceful close: it would run $disconnect for every client, which is not part of the measurement.
   answerParent(() => process.exit(0));

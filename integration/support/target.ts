@@ -27,6 +27,7 @@ import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/cl
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import Redis from 'ioredis';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
 import { type RedisProcess, startRedisServer } from '../../test/support/redis-server';
@@ -323,16 +324,13 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
         if (live) console.log(`[gateway] ${line}`);
       },
       // As local/dev.ts sets them.
-      envOverrides: ({ managementEndpoint }) => ({
-        REDIS_URL: infrastructure.redisUrl,
-        REDIS_AUTH_SECRET_ARN: '',
-        JWT_SECRET: secret,
-        JWT_SECRET_ARN: '',
-        JWKS_URL: '',
-        MANAGEMENT_ENDPOINT: managementEndpoint,
-        POWERTOOLS_METRICS_DISABLED: 'true',
-        POWERTOOLS_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'SILENT',
-      }),
+      envOverrides: ({ managementEndpoint }) =>
+        localFunctionEnv({
+          redisUrl: infrastructure.redisUrl,
+          jwtSecret: secret,
+          managementEndpoint,
+          logLevel: process.env.TEST_LOG_LEVEL,
+        }),
     });
   } catch (error) {
     await infrastructure.stop();
