@@ -28,7 +28,11 @@ export function runMain(main: () => Promise<boolean | undefined>): void {
   main().then(
     (ok) => process.exit(ok === false ? 1 : 0),
     (error: unknown) => {
-      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      // The message says what to set or fix; the stack only with DRILL_DEBUG=1.
+      const debug = process.env.DRILL_DEBUG === '1';
+      console.error(
+        error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : error,
+      );
       process.exit(1);
     },
   );
