@@ -14,6 +14,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
 import { generateSecret, mintToken } from '../local/tokens';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { startRedisServer } from '../test/support/redis-server';
 import { RemoteManagementApi } from './lib/management-api';
@@ -22,10 +23,6 @@ import { median, percentile, timeMs } from './lib/stats';
 import { SCAN_PAGE_SIZE, ScanAllStore } from './scan-baseline';
 
 type Shared = typeof import('@classroom/shared');
-type Route = (
-  event: ReturnType<typeof wsEvent>,
-  context: ReturnType<typeof lambdaContext>,
-) => Promise<APIGatewayProxyResult>;
 
 export interface HandlerBenchOptions {
   figures: Figures;

@@ -16,6 +16,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { HandshakeRefused, TestClient } from '../integration/support/client';
 import { parseArgs, runMain } from './support/args';
@@ -209,7 +210,7 @@ async function sessionAttacks(stack: DrillStack): Promise<SessionFigures> {
 
     // A flood: 200 messages at once, past the burst of 40. The spoofed message above took a token: let
     // the bucket refill (20/s, so 50 ms a token) so that the flood starts with the whole burst.
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     const floodSent = 200;
     const before = teacher.framesWhere((f) => f.type === 'message').length;
     for (let i = 0; i < floodSent; i++) {
@@ -234,12 +235,12 @@ async function sessionAttacks(stack: DrillStack): Promise<SessionFigures> {
       10_000,
     ).catch(() => undefined);
     // Let late frames arrive: more than the accepted ones would be a leak past the limiter.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const floodDelivered = teacher.framesWhere((f) => f.type === 'message').length - before;
     const floodSocketOpen = student.isOpen;
 
     // The bucket refills: after a pause the student can send again.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     const again = await student.request(
       { action: 'sendMessage', kind: 'chat', data: 'after the pause', clientMsgId: 'after-pause' },
       'ack',

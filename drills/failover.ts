@@ -11,6 +11,7 @@
  *
  * Long form: `npm run drill:failover:local -- --rooms 8 --members 6 --interval 200 --failovers 6 --gap 5`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { type FailoverEvent, type FailoverTrigger, runFailovers } from './support/failover-run';
 import { RedisNode, waitFor } from './support/redis-node';
@@ -60,8 +61,6 @@ export interface FailoverDrillResult {
   seqCountersIntact: boolean;
   line: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function offsetOf(node: RedisNode, field: string): Promise<number> {
   return Number((await node.replication())[field] ?? Number.NaN);

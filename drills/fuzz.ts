@@ -12,6 +12,7 @@
  *
  * Long form: `npm run drill:fuzz -- --frames 100000 --seed 42`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { numberArg, parseArgs, runMain } from './support/args';
@@ -153,7 +154,7 @@ export async function runFuzzDrill(options: FuzzOptions): Promise<FuzzResult> {
     const main = await FuzzSocket.open(await s.memberUrl(fuzzer, ROOM));
     sockets.push(main);
     observer = teacher;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     // The setup send left the teacher's rate-limit bucket, which expires on its own within 3 s (burst/rate
     // + 1 s): wait for it, so that the snapshot below holds only state that a fuzz frame could change.
     await waitFor(
@@ -185,7 +186,7 @@ export async function runFuzzDrill(options: FuzzOptions): Promise<FuzzResult> {
         20_000,
         2,
       ).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
       const got = main.frames.slice(start).map(replyCode);
       serverErrors += got.filter((c) => c === 'internal' || c === 'gateway-error').length;
       return {

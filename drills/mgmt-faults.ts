@@ -9,6 +9,7 @@
  *
  * Long form: `npm run drill:faults -- --duration 60 --share 0.2 --rooms 6 --members 6`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultKind } from '../local/management-api';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { DrillMember } from './support/member';
@@ -49,8 +50,6 @@ export interface FaultsResult {
 }
 
 const KINDS: FaultKind[] = ['410', '429', '500', 'slow'];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function runFaultsDrill(options: FaultsOptions): Promise<FaultsResult> {
   const node = await RedisNode.start();
   const injected: Record<FaultKind, number> = { '410': 0, '429': 0, '500': 0, slow: 0 };

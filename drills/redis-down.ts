@@ -7,6 +7,7 @@
  *
  * Long form: `npm run drill:redis-down -- --rooms 6 --members 5 --outage 10 --after 10`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode } from './support/redis-node';
@@ -66,8 +67,6 @@ export interface RedisDownResult {
   rooms: RoomConsistency[];
   line: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function tryHandshake(stack: DrillStack, room: string): Promise<{ status: string; ms: number }> {
   const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>

@@ -17,10 +17,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { median } from '../bench/lib/stats';
 import { localFunctionEnv } from '../local/function-env';
 import { generateSecret, mintToken } from '../local/tokens';
+import { freePort } from '../test/support/redis-server';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { RedisNode, waitFor } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
@@ -61,23 +63,7 @@ export interface SoakResult {
 }
 
 const ROOT = join(__dirname, '..');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? (sorted[Math.floor(sorted.length / 2)] as number) : 0;
-};
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

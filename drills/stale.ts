@@ -17,6 +17,7 @@
  *
  * Long form: `npm run drill:stale -- --wait-expiry`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, runMain } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
@@ -41,8 +42,6 @@ export interface StaleResult {
   afterClean: { keys: KeyState[] };
   line: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Promise<StaleResult> {
   const node = await RedisNode.start();

@@ -9,6 +9,7 @@
  *
  * Long form: `npm run drill:timeout -- --duration 60`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { RedisNode } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
@@ -43,8 +44,6 @@ export interface TimeoutResult {
   heldPosts: number;
   line: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runTimeoutDrill(options: TimeoutOptions): Promise<TimeoutResult> {
   const node = await RedisNode.start();

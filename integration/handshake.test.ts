@@ -14,6 +14,15 @@ async function refusal(url: string): Promise<number> {
   throw new Error('the handshake succeeded; a refusal was expected');
 }
 
+/** A token for `room` that is well formed but signed with a secret the stack does not have. */
+function forgedToken(room: string): Promise<string> {
+  return new SignJWT({ name: 'Alice', role: 'teacher', rooms: [room] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject('alice')
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+    .sign(new TextEncoder().encode('some-other-secret-that-is-long-enough-000'));
+}
+
 describeTarget('handshake', {}, (ctx) => {
   const alice = member('alice');
 
@@ -33,11 +42,7 @@ describeTarget('handshake', {}, (ctx) => {
 
   it('refuses a malformed, forged or expired token without opening a socket', async () => {
     const room = uniqueRoom('hs');
-    const forged = await new SignJWT({ name: 'Alice', role: 'teacher', rooms: [room] })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject('alice')
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-      .sign(new TextEncoder().encode('some-other-secret-that-is-long-enough-000'));
+    const forged = await forgedToken(room);
     const expired = await ctx.target.token({ ...alice, rooms: [room], ttlSeconds: -120 });
     for (const token of ['not-a-jwt', forged, expired]) {
       // Any refusal: the exact status (401) is checked below where the target answers it.
@@ -54,11 +59,7 @@ describeTarget('handshake', {}, (ctx) => {
     'answers 401 for a token signed with another secret',
     async () => {
       const room = uniqueRoom('hs');
-      const forged = await new SignJWT({ name: 'Alice', role: 'teacher', rooms: [room] })
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject('alice')
-        .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-        .sign(new TextEncoder().encode('some-other-secret-that-is-long-enough-000'));
+      const forged = await forgedToken(room);
       expect(await refusal(ctx.target.wsUrl({ classRoomId: room, token: forged }))).toBe(401);
     },
   );

@@ -32,6 +32,7 @@ import {
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CloudFormationClient,
   DeleteStackCommand,
@@ -97,10 +98,6 @@ function isOurs(started: Started | undefined, program: string): boolean {
   } catch {
     return false;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function stackName(): string {

@@ -7,6 +7,7 @@
  * and reports a refusal as it is. Completion is when the group is `available` again with a different
  * member in the `primary` role; the primary endpoint the functions use then points at it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DescribeReplicationGroupsCommand,
   type ElastiCacheClient,
@@ -73,7 +74,7 @@ export class ElastiCacheFailoverTrigger implements FailoverTrigger {
     this.pollMs = options.pollMs ?? 5000;
     this.timeoutMs = options.timeoutMs ?? 15 * 60_000;
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? ((ms) => sleep(ms));
   }
 
   async state(): Promise<GroupState> {

@@ -5,6 +5,7 @@
  * taken. Only the trigger differs, so the local drill that CI runs exercises the same schedule and
  * accounting as the one run against AWS.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FigureValue } from './report';
 import type { Traffic, TrafficFigures } from './traffic';
 
@@ -42,8 +43,6 @@ export interface FailoverRun {
   /** Worst time until every sender was acknowledged again after its last failure. */
   allRecoveredMs: number | undefined;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The worst of the values, or undefined when any is undefined (a sender that never recovered). */
 export function worst(values: (number | undefined)[]): number | undefined {

@@ -6,6 +6,7 @@
  * a correlation id (an `internal` error frame, API Gateway's "Internal server error") belongs to the one
  * in flight. Lean on purpose: a soak runs a thousand of these in one process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 
 export type Source = 'live' | 'resume' | 'own';
@@ -36,8 +37,6 @@ export interface MemberOptions {
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class DrillMember {
   /** seq -> how it arrived first. */

@@ -12,6 +12,8 @@
  * - duplicated: a message (by clientMsgId) stored under more than one seq, so a client that drops
  *   duplicates by seq would still show it twice.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { percentile } from '../../bench/lib/stats';
 import { DrillMember, type Identity, type MemberOptions, type UrlFor } from './member';
 
 export interface TrafficOptions {
@@ -69,13 +71,6 @@ export interface TrafficFigures {
   ackMaxMs: number;
   /** Examples of lost pairs (`room/user/seq`), for the log. */
   lostExamples: string[];
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time. */
@@ -250,8 +245,8 @@ export class Traffic {
       for (const seq of seen) if (!acked.has(seq)) f.storedUnacked++;
     }
     latencies.sort((a, b) => a - b);
-    f.ackP50Ms = percentile(latencies, 50);
-    f.ackP99Ms = percentile(latencies, 99);
+    f.ackP50Ms = latencies.length ? percentile(latencies, 50) : 0;
+    f.ackP99Ms = latencies.length ? percentile(latencies, 99) : 0;
     f.ackMaxMs = latencies[latencies.length - 1] ?? 0;
     return f;
   }

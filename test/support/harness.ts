@@ -8,7 +8,8 @@ import Redis from 'ioredis';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from './events';
 import { FakeManagementApi } from './management-api';
 
-type Route = (
+/** A route handler as the tests and benchmarks call it. */
+export type Route = (
   event: ReturnType<typeof wsEvent>,
   context: ReturnType<typeof lambdaContext>,
 ) => Promise<APIGatewayProxyResult>;

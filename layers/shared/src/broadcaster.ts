@@ -249,11 +249,14 @@ export function guardedPoster(
       await direct(connectionId, data);
     } catch (error) {
       if (!isSignatureError(error)) throw error;
-      useSdk = true;
-      warn('management API refused the direct post signature; using PostToConnectionCommand from now on', {
-        endpoint,
-        error: (error as Error).message,
-      });
+      // Posts already in flight are refused too: only the first to come back switches and warns.
+      if (!useSdk) {
+        useSdk = true;
+        warn('management API refused the direct post signature; using PostToConnectionCommand from now on', {
+          endpoint,
+          error: (error as Error).message,
+        });
+      }
       await viaSdk(connectionId, data);
     }
   };
