@@ -11,13 +11,17 @@ import {
   ApiGatewayManagementApiClient,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { BackoffPolicy } from '../../layers/shared/src/backoff';
 import {
+  Broadcaster,
   classifyPostError,
   fastPoster,
   guardedPoster,
   hasPostParts,
+  managementApi,
   managementClient,
 } from '../../layers/shared/src/broadcaster';
+import { logger } from '../../layers/shared/src/observability';
 
 interface Captured {
   method: string;
@@ -275,6 +279,252 @@ describe('Function: guardedPoster', () => {
     // Assess
     expect(captured.map((c) => c.url)).toEqual(['/prod/@connections/x']);
     expect(verifySigV4(captured[0] as Captured).ok).toBe(true);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+/**
+ * A future SDK may change the internals the direct path uses. These break them the way such a change
+ * would, for the direct path's calls only (the command keeps working, as it would in that SDK), told
+ * apart by the SDK's invocation id header, which the command's middleware adds and the direct post lacks.
+ */
+describe('Function: guardedPoster, when an SDK change breaks the direct path', () => {
+  const warnings: { message: string; detail: Record<string, unknown> }[] = [];
+  const warn = (message: string, detail: Record<string, unknown>) => {
+    warnings.push({ message, detail });
+  };
+  beforeEach(() => {
+    warnings.length = 0;
+  });
+
+  type Request = { headers: Record<string, string> };
+  type Sign = (request: Request, options?: unknown) => Promise<unknown>;
+  type Handle = (request: Request, options?: unknown) => Promise<unknown>;
+  interface Parts {
+    signer: (authScheme?: unknown) => Promise<{ sign: Sign }>;
+    requestHandler: { handle: Handle };
+  }
+  const partsOf = (sdk: ApiGatewayManagementApiClient) => sdk.config as unknown as Parts;
+  /** Which path built a request: the command adds the SDK's invocation id, the direct post does not. */
+  const isDirect = (request: Request) => request.headers['amz-sdk-invocation-id'] === undefined;
+  const viaOf = (c: Captured) => (c.headers['amz-sdk-invocation-id'] === undefined ? 'direct' : 'command');
+
+  /** The signer's `sign` fails for the direct path's requests, as `broken` says. */
+  function breakSigner(sdk: ApiGatewayManagementApiClient, broken: () => Promise<unknown>) {
+    const parts = partsOf(sdk);
+    const original = parts.signer.bind(parts);
+    const calls = { direct: 0 };
+    parts.signer = async (authScheme) => {
+      const signer = await original(authScheme);
+      return {
+        sign: (request, options) => {
+          if (!isDirect(request)) return signer.sign(request, options);
+          calls.direct++;
+          return broken();
+        },
+      };
+    };
+    return calls;
+  }
+
+  /** The request handler answers the direct path's requests with `broken` (not sending them). */
+  function breakHandler(sdk: ApiGatewayManagementApiClient, broken: () => Promise<unknown>) {
+    const handler = partsOf(sdk).requestHandler;
+    const original = handler.handle.bind(handler);
+    const calls = { direct: 0 };
+    handler.handle = async (request, options) => {
+      if (!isDirect(request)) return original(request, options);
+      calls.direct++;
+      return broken();
+    };
+    return calls;
+  }
+
+  const fastBackoff: BackoffPolicy = { baseMs: 2, capMs: 4, maxAttempts: 6, reserveMs: 500 };
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
+  const broadcasterOver = (sdk: ApiGatewayManagementApiClient) =>
+    new Broadcaster(
+      { post: guardedPoster(sdk, endpoint, warn), remove: async () => undefined },
+      { backoff: fastBackoff, remainingMs: () => 30_000 },
+    );
+
+  const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const cases: [string, (sdk: ApiGatewayManagementApiClient) => { direct: number }][] = [
+    [
+      'a signer that throws a TypeError',
+      (sdk) =>
+        breakSigner(sdk, () => {
+          throw new TypeError("Cannot read properties of undefined (reading 'service')");
+        }),
+    ],
+    [
+      'a signer that rejects',
+      (sdk) => breakSigner(sdk, async () => Promise.reject(new Error('signing service required'))),
+    ],
+    [
+      'a request handler that throws a TypeError',
+      (sdk) =>
+        breakHandler(sdk, () => {
+          throw new TypeError('request.clone is not a function');
+        }),
+    ],
+    [
+      'a request handler that answers without a statusCode',
+      (sdk) => breakHandler(sdk, async () => ({ response: { status: 200, headers: {} } })),
+    ],
+    ['a request handler that answers nothing', (sdk) => breakHandler(sdk, async () => undefined)],
+    [
+      'a request handler that throws a reset-shaped error',
+      (sdk) => breakHandler(sdk, async () => Promise.reject(reset())),
+    ],
+  ];
+
+  it.each(cases)(
+    '%s: every post delivered through PostToConnectionCommand, one warning, no retries',
+    async (_case, breakIt) => {
+      // Prepare
+      const sdk = client();
+      const broken = breakIt(sdk);
+      const broadcaster = broadcasterOver(sdk);
+      const started = Date.now();
+      // Act: one fan-out (all 20 direct posts fail together), then another.
+      const first = await broadcaster.send(ids(20), '{"n":1}');
+      const directAfterFirst = broken.direct;
+      const second = await broadcaster.send(ids(20), '{"n":2}');
+      // Assess
+      for (const result of [first, second]) {
+        expect(result.delivered.sort()).toEqual(ids(20).sort());
+        expect(result).toMatchObject({ gone: [], failed: [], retries: 0 });
+      }
+      expect(Date.now() - started).toBeLessThan(5000);
+      // Each post reached the endpoint exactly once, through the command.
+      const received = captured.map((c) => `${c.url} ${c.body.toString()} ${viaOf(c)}`).sort();
+      const expected = ['{"n":1}', '{"n":2}']
+        .flatMap((body) => ids(20).map((id) => `/prod/@connections/${id} ${body} command`))
+        .sort();
+      expect(received).toEqual(expected);
+      expect(directAfterFirst).toBe(20);
+      expect(broken.direct).toBe(20); // none after the switch
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.message).toMatch(/using PostToConnectionCommand from now on/);
+      expect(warnings[0]?.detail.error).toEqual(expect.any(String));
+    },
+  );
+
+  it("the handlers' managementApi (cached client, logger): a broken request handler, one warning logged", async () => {
+    // Prepare: the layer's own cached client for this endpoint, its request handler broken.
+    const layerEndpoint = `${endpoint}-layer`;
+    const broken = breakHandler(managementClient(layerEndpoint), async () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'clone')");
+    });
+    const logged = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    try {
+      const broadcaster = new Broadcaster(managementApi(layerEndpoint), { backoff: fastBackoff });
+      // Act
+      const results = [
+        await broadcaster.send(ids(10), '{"n":1}'),
+        await broadcaster.send(ids(10), '{"n":2}'),
+      ];
+      // Assess
+      for (const result of results) expect(result).toMatchObject({ failed: [], gone: [], retries: 0 });
+      expect(results.flatMap((r) => r.delivered)).toHaveLength(20);
+      expect(captured.filter((c) => viaOf(c) === 'command')).toHaveLength(20);
+      expect(broken.direct).toBe(10);
+      expect(logged).toHaveBeenCalledTimes(1);
+      expect(logged.mock.calls[0]?.[0]).toMatch(/using PostToConnectionCommand from now on/);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it('the post that showed the broken path keeps the outcome the command got (410 is gone)', async () => {
+    // Prepare: the direct path is broken; the endpoint answers the command's resend 410.
+    const sdk = client();
+    breakHandler(sdk, async () => undefined);
+    script.push({ status: 410, errorType: 'GoneException' });
+    const post = guardedPoster(sdk, endpoint, warn);
+    // Act
+    const error = await post('left', Buffer.from('a')).catch((e: unknown) => e);
+    await post('next', Buffer.from('b'));
+    // Assess: an HTTP answer from the endpoint to the command: the direct path is judged broken.
+    expect(classifyPostError(error)).toBe('gone');
+    expect(captured.map((c) => `${c.url} ${viaOf(c)}`)).toEqual([
+      '/prod/@connections/left command',
+      '/prod/@connections/next command',
+    ]);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('a real network fault (the command gets no answer either) keeps the direct path, retried as before', async () => {
+    // Prepare: nothing listens there; record which path each request came from.
+    const dead = 'http://127.0.0.1:9/prod';
+    const sdk = new ApiGatewayManagementApiClient({
+      endpoint: dead,
+      region: REGION,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const handler = partsOf(sdk).requestHandler;
+    const original = handler.handle.bind(handler);
+    const paths: string[] = [];
+    handler.handle = async (request, options) => {
+      paths.push(isDirect(request) ? 'direct' : 'command');
+      return original(request, options);
+    };
+    const post = guardedPoster(sdk, dead, warn);
+    // Act
+    const errors = [
+      await post('x', Buffer.from('a')).catch((e: unknown) => e),
+      await post('y', Buffer.from('a')).catch((e: unknown) => e),
+    ];
+    // Assess: each post tried directly, then once through the command; no verdict, no warning.
+    expect(errors.map((e) => classifyPostError(e))).toEqual(['retry', 'retry']);
+    expect(paths).toEqual(['direct', 'command', 'direct', 'command']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('a reset on a direct path that has delivered is a blip: that post resent through the command, the direct path kept', async () => {
+    // Prepare: the handler works, but the second direct request meets a reset socket.
+    const sdk = client();
+    const handler = partsOf(sdk).requestHandler;
+    const original = handler.handle.bind(handler);
+    let direct = 0;
+    handler.handle = async (request, options) => {
+      if (isDirect(request) && ++direct === 2) throw reset();
+      return original(request, options);
+    };
+    const post = guardedPoster(sdk, endpoint, warn);
+    // Act
+    for (const id of ['one', 'two', 'three']) await post(id, Buffer.from(id));
+    // Assess
+    expect(captured.map((c) => `${c.url} ${viaOf(c)}`)).toEqual([
+      '/prod/@connections/one direct',
+      '/prod/@connections/two command',
+      '/prod/@connections/three direct',
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('a TypeError on a direct path that has delivered still switches (code, not network)', async () => {
+    // Prepare: the direct path works for one post, then its handler throws a TypeError.
+    const sdk = client();
+    const handler = partsOf(sdk).requestHandler;
+    const original = handler.handle.bind(handler);
+    let direct = 0;
+    handler.handle = async (request, options) => {
+      if (isDirect(request) && ++direct >= 2) throw new TypeError('x is not a function');
+      return original(request, options);
+    };
+    const post = guardedPoster(sdk, endpoint, warn);
+    // Act
+    for (const id of ['one', 'two', 'three']) await post(id, Buffer.from(id));
+    // Assess
+    expect(captured.map((c) => `${c.url} ${viaOf(c)}`)).toEqual([
+      '/prod/@connections/one direct',
+      '/prod/@connections/two command',
+      '/prod/@connections/three command',
+    ]);
+    expect(direct).toBe(2);
     expect(warnings).toHaveLength(1);
   });
 });

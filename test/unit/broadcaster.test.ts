@@ -1,9 +1,13 @@
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { BackoffPolicy } from '../../layers/shared/src/backoff';
 import {
   Broadcaster,
   classifyPostError,
   endpointFor,
   FrameTooLargeError,
+  guardedPoster,
+  isHttpAnswer,
+  isTransportFault,
   type ManagementApi,
 } from '../../layers/shared/src/broadcaster';
 import { MAX_OUTBOUND_FRAME_BYTES } from '../../layers/shared/src/protocol';
@@ -98,6 +102,144 @@ describe('Function: classifyPostError', () => {
 
     // Assess
     expect(kind).toBe(expected);
+  });
+});
+
+describe('Function: isHttpAnswer', () => {
+  it.each([
+    ['an SDK error with a status', sdkError(500), true],
+    ['a 410', sdkError(410, 'GoneException'), true],
+    ['a reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), false],
+    ['an SDK error without a status', sdkError(undefined, 'TimeoutError'), false],
+    ['a TypeError', new TypeError('x is not a function'), false],
+    ['undefined', undefined, false],
+  ])('%s: %s', (_case, error, expected) => {
+    expect(isHttpAnswer(error)).toBe(expected);
+  });
+});
+
+describe('Function: isTransportFault', () => {
+  const coded = (code: string, base: Error = new Error(code)) => Object.assign(base, { code });
+  it.each([
+    ['ECONNRESET', coded('ECONNRESET'), true],
+    ['EPIPE', coded('EPIPE'), true],
+    ['EAI_AGAIN', coded('EAI_AGAIN'), true],
+    ['the handler TimeoutError', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), true],
+    ['a TypeError', new TypeError('sign is not a function'), false],
+    ['a TypeError with a system code', coded('ECONNRESET', new TypeError('x')), false],
+    ['a Node ERR_ code', coded('ERR_INVALID_ARG_TYPE'), false],
+    ['a plain Error', new Error('the request handler returned no HTTP status'), false],
+    ['a non-Error', { code: 'ECONNRESET' }, false],
+  ])('%s: %s', (_case, error, expected) => {
+    expect(isTransportFault(error)).toBe(expected);
+  });
+});
+
+/**
+ * guardedPoster's rule over a stand-in client (no network): `direct` scripts what the client's request
+ * handler does with the direct path's requests, `command` what client.send does.
+ */
+describe('Function: guardedPoster (no network)', () => {
+  /** 'ok', an HTTP status the endpoint answers, or an error thrown. */
+  type Outcome = 'ok' | number | Error;
+  function standIn(direct: () => Outcome, command: () => Outcome) {
+    const log: string[] = [];
+    const run = async (path: string, id: string, next: () => Outcome) => {
+      log.push(`${path} ${id}`);
+      await tick();
+      const outcome = next();
+      if (outcome instanceof Error) throw outcome;
+      return outcome === 'ok' ? 200 : outcome;
+    };
+    const client = {
+      config: {
+        signer: async () => ({ sign: async (request: unknown) => request }),
+        requestHandler: {
+          handle: async (request: { path: string }) => ({
+            response: {
+              statusCode: await run('direct', request.path.split('/').pop() ?? '', direct),
+              headers: {},
+            },
+          }),
+        },
+      },
+      send: async (sent: { input: { ConnectionId: string } }) => {
+        const status = await run('command', sent.input.ConnectionId, command);
+        if (status >= 300) throw sdkError(status);
+      },
+    };
+    const warnings: string[] = [];
+    const post = guardedPoster(client as unknown as ApiGatewayManagementApiClient, 'https://x/prod', (m) => {
+      warnings.push(m);
+    });
+    return { post, log, warnings };
+  }
+  const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const attempt = (p: Promise<void>) =>
+    p.then(
+      () => 'delivered',
+      (e: unknown) => classifyPostError(e),
+    );
+
+  it('a direct error without an HTTP answer, the command delivering: switch for good, one warning', async () => {
+    // Prepare
+    const { post, log, warnings } = standIn(
+      () => new TypeError('broken'),
+      () => 'ok',
+    );
+    // Act
+    const outcomes = await Promise.all(['a', 'b', 'c'].map((id) => attempt(post(id, Buffer.from(id)))));
+    outcomes.push(await attempt(post('d', Buffer.from('d'))));
+    // Assess: the three in flight together each resent once; the next straight through the command.
+    expect(outcomes).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect(log.filter((l) => l.startsWith('direct')).sort()).toEqual(['direct a', 'direct b', 'direct c']);
+    expect(log.filter((l) => l.startsWith('command')).sort()).toEqual([
+      'command a',
+      'command b',
+      'command c',
+      'command d',
+    ]);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('the command answering with an HTTP error also switches; that post gets its outcome', async () => {
+    const commands = [429];
+    const { post, warnings } = standIn(
+      () => new Error('no status'),
+      () => commands.shift() ?? 'ok',
+    );
+    expect(await attempt(post('a', Buffer.from('a')))).toBe('retry');
+    expect(await attempt(post('a', Buffer.from('a')))).toBe('delivered');
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('both paths without an answer: a network fault, direct path kept, no warning', async () => {
+    const { post, log, warnings } = standIn(reset, reset);
+    expect(await attempt(post('a', Buffer.from('a')))).toBe('retry');
+    expect(await attempt(post('b', Buffer.from('b')))).toBe('retry');
+    expect(log).toEqual(['direct a', 'command a', 'direct b', 'command b']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('a reset after the direct path has delivered: resent through the command, direct path kept', async () => {
+    const directs: Outcome[] = ['ok', reset()];
+    const { post, log, warnings } = standIn(
+      () => directs.shift() ?? 'ok',
+      () => 'ok',
+    );
+    for (const id of ['a', 'b', 'c']) expect(await attempt(post(id, Buffer.from(id)))).toBe('delivered');
+    expect(log).toEqual(['direct a', 'direct b', 'command b', 'direct c']);
+    expect(warnings).toEqual([]);
+  });
+
+  it('an HTTP answer to the direct post is its outcome (no resend, no switch)', async () => {
+    const { post, log, warnings } = standIn(
+      () => 410,
+      () => 'ok',
+    );
+    expect(await attempt(post('a', Buffer.from('a')))).toBe('gone');
+    expect(log).toEqual(['direct a']);
+    expect(warnings).toEqual([]);
   });
 });
 

@@ -171,10 +171,13 @@ export function fastPoster(client: ApiGatewayManagementApiClient, endpoint: stri
     return hash;
   };
   return async (connectionId: string, data: Uint8Array): Promise<void> => {
-    signer ??= parts.signer().catch((error: unknown) => {
-      signer = undefined;
-      throw error;
-    });
+    // Through a promise chain, so a signer provider that throws (or returns no promise) rejects the post.
+    signer ??= Promise.resolve()
+      .then(() => parts.signer())
+      .catch((error: unknown) => {
+        signer = undefined;
+        throw error;
+      });
     const request: SdkRequest = {
       method: 'POST',
       protocol: url.protocol,
@@ -196,6 +199,10 @@ export function fastPoster(client: ApiGatewayManagementApiClient, endpoint: stri
     const { response } = await parts.requestHandler.handle(
       signed as Parameters<NodeHttpHandler['handle']>[0],
     );
+    if (typeof response?.statusCode !== 'number') {
+      // Not an HTTP answer the layer can read (a changed handler): an error without a status.
+      throw new Error('management API: the request handler returned no HTTP status');
+    }
     if (response.statusCode >= 200 && response.statusCode < 300) {
       (response.body as { resume?: () => void } | undefined)?.resume?.();
       return;
@@ -217,11 +224,51 @@ export function isSignatureError(error: unknown): boolean {
   return /signature/i.test(e.name ?? '') || /signature/i.test(e.message ?? '');
 }
 
+/** The error came back as an HTTP answer from the endpoint (it carries the answer's status). */
+export function isHttpAnswer(error: unknown): boolean {
+  return typeof (error as HttpError | undefined)?.$metadata?.httpStatusCode === 'number';
+}
+
 /**
- * Posts through `fastPoster`, and through `PostToConnectionCommand` where that path cannot work: when the
- * client lacks the parts it uses, or when the endpoint refuses its signature. After one refused signature
- * the container keeps the SDK path (logged once as a warning), and that post is sent again through it, so
- * an SDK or service change costs CPU, never deliveries.
+ * The error has the shape of a transport fault of a working HTTP stack: a Node socket/DNS error (code
+ * ECONNRESET, EPIPE, ETIMEDOUT, ENOTFOUND, EAI_AGAIN...) or the request handler's TimeoutError. A
+ * TypeError and kin, Node's ERR_* codes, or anything else are not: they point at the code, not the network.
+ */
+export function isTransportFault(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError)
+    return false;
+  const code = (error as HttpError).code;
+  return (typeof code === 'string' && /^E(?!RR_)[A-Z0-9_]+$/.test(code)) || error.name === 'TimeoutError';
+}
+
+/**
+ * Posts through `fastPoster`, and through `PostToConnectionCommand` where that path does not work. The
+ * direct path leans on SDK internals (the client's signer and request handler, their call shapes), which a
+ * future SDK may change; then it must cost CPU, never deliveries. The rule, per client (container):
+ *
+ * - The client lacks the parts: the command from the start (one warning).
+ * - A direct post refused as a bad signature (403 signature error): the direct path is broken.
+ * - A direct post that fails WITHOUT an HTTP answer (no status: a throwing signer or handler, a handler
+ *   answer without a statusCode, or a real network fault) is sent once more, at once, through the command.
+ *   That resend tells the two apart, since the command shares the client's credentials, agent and endpoint:
+ *   - the command gets no HTTP answer either: a real network fault. The direct path is kept, and the
+ *     command's error goes back to the broadcaster, which classifies and retries it as before.
+ *   - the command gets an HTTP answer (delivered, or a status such as 410): the endpoint answers the SDK
+ *     path, so the direct one is broken, except for a transport-shaped fault (`isTransportFault`) on a
+ *     direct path that has already delivered in this container: that is a blip on a working path (a
+ *     keep-alive socket reset after a freeze is common, and the resend takes another socket), and the
+ *     direct path is kept. (A transport fault on the very first direct posts does switch: a rare false
+ *     verdict that costs CPU only.)
+ *   The command's outcome is that post's outcome (its HTTP error is classified as usual).
+ * - Once the direct path is judged broken, every post goes through the command (for this client); the post
+ *   that showed it is resent through it; one warning, with the error, even when posts in flight fail
+ *   together (only the first to come back switches and warns).
+ *
+ * So a broken signer or handler costs one extra request per post in flight at the switch, and no retry
+ * loop; a real network fault costs one extra request per attempt (the resend). A handler that sent the
+ * request but returned an unreadable answer may have delivered the post before its resend: a duplicate
+ * frame, as a retry after a reset can give (message frames carry the seq clients drop repeats by).
  */
 export function guardedPoster(
   client: ApiGatewayManagementApiClient,
@@ -243,21 +290,43 @@ export function guardedPoster(
   }
   const direct = fastPoster(client, endpoint);
   let useSdk = false;
+  let directDelivered = false;
+  const switchToSdk = (message: string, error: unknown) => {
+    if (useSdk) return;
+    useSdk = true;
+    const e = error as Partial<Error> | undefined;
+    warn(message, { endpoint, error: e?.message ?? String(error), errorName: e?.name });
+  };
+  const directBroken = (error: unknown) =>
+    switchToSdk(
+      'management API: a direct post failed without an HTTP answer where PostToConnectionCommand got one; using PostToConnectionCommand from now on',
+      error,
+    );
   return async (connectionId, data) => {
     if (useSdk) return viaSdk(connectionId, data);
     try {
       await direct(connectionId, data);
+      directDelivered = true;
+      return;
     } catch (error) {
-      if (!isSignatureError(error)) throw error;
-      // Posts already in flight are refused too: only the first to come back switches and warns.
-      if (!useSdk) {
-        useSdk = true;
-        warn('management API refused the direct post signature; using PostToConnectionCommand from now on', {
-          endpoint,
-          error: (error as Error).message,
-        });
+      if (isSignatureError(error)) {
+        switchToSdk(
+          'management API refused the direct post signature; using PostToConnectionCommand from now on',
+          error,
+        );
+        return viaSdk(connectionId, data);
       }
-      await viaSdk(connectionId, data);
+      if (isHttpAnswer(error)) throw error;
+      // No HTTP answer: resend through the command, and judge the direct path by what it gets.
+      const blip = directDelivered && isTransportFault(error);
+      try {
+        await viaSdk(connectionId, data);
+      } catch (sdkError) {
+        if (!isHttpAnswer(sdkError)) throw sdkError; // a real network fault: keep the direct path
+        if (!blip) directBroken(error);
+        throw sdkError;
+      }
+      if (!blip) directBroken(error);
     }
   };
 }
