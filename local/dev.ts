@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { demoHttpHandler } from './demo-server';
-import { localFunctionEnv } from './function-env';
+import { localFunctionEnv, localMinReplicaAcks } from './function-env';
 import { Gateway } from './gateway';
 import { localRedis } from './redis-source';
 import { generateSecret, LOCAL_SECRET_FILE, localSecret } from './tokens';
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const stage = process.env.STAGE ?? 'local';
   const redis = await localRedis();
   const { secret, origin } = devSecret();
+  const acks = localMinReplicaAcks();
   const gateway = await Gateway.start({
     templatePath: join(root, 'template.yaml'),
     port,
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
       `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
       `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
       `  Redis           ${redis.url} (${redis.origin})`,
+      `  Replica acks    MIN_REPLICA_ACKS=${acks.value} (${acks.origin})`,
       `  JWT secret      ${origin}`,
       `  SQS publish     ${process.env.SQS_ENDPOINT ? `fed from ${process.env.SQS_ENDPOINT}` : 'not fed (set SQS_ENDPOINT, e.g. a moto server)'}`,
       '',

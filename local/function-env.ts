@@ -2,7 +2,45 @@
  * The environment the handlers get when they run locally instead of on AWS: a plain Redis URL instead of
  * the ElastiCache endpoint and its auth-token secret, the JWT secret itself instead of its Secrets Manager
  * ARN, and the local management API. Applied over each function's template environment.
+ *
+ * Replica-confirmed acks: the template's MinReplicaAcks defaults to 1 (ElastiCache has replicas), but a local
+ * Redis is one redis-server without a replica, where every send would come back `unavailable`. Locally
+ * MIN_REPLICA_ACKS is therefore 0 unless it is set in the environment (or passed in the options), and
+ * REPLICA_ACK_TIMEOUT_MS is the template's (250) unless set the same way.
  */
+
+/**
+ * The local settings read from the environment the process started with (a snapshot taken when this module is
+ * first loaded): a local stack writes its functions' variables (REDIS_URL, MIN_REPLICA_ACKS…) into
+ * `process.env` while it runs, and a second stack started meanwhile must not take those for the user's.
+ */
+const STARTUP_ENV: Readonly<Record<string, string | undefined>> = {
+  REDIS_URL: process.env.REDIS_URL,
+  MIN_REPLICA_ACKS: process.env.MIN_REPLICA_ACKS,
+  REPLICA_ACK_TIMEOUT_MS: process.env.REPLICA_ACK_TIMEOUT_MS,
+};
+
+function startupValue(name: string): string | undefined {
+  const value = STARTUP_ENV[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** REDIS_URL as the user set it when the process started, or undefined. */
+export function userRedisUrl(): string | undefined {
+  return startupValue('REDIS_URL');
+}
+
+/** MIN_REPLICA_ACKS locally when neither the options nor the environment set it: a local Redis has no replica. */
+export const LOCAL_MIN_REPLICA_ACKS = 0;
+
+/** MIN_REPLICA_ACKS the local functions get when the options do not set it, and where it comes from. */
+export function localMinReplicaAcks(): { value: string; origin: string } {
+  const value = startupValue('MIN_REPLICA_ACKS');
+  return value !== undefined
+    ? { value, origin: 'MIN_REPLICA_ACKS' }
+    : { value: String(LOCAL_MIN_REPLICA_ACKS), origin: 'local default: no replica to confirm writes' };
+}
+
 export interface LocalFunctionEnv {
   redisUrl: string;
   jwtSecret: string;
@@ -13,9 +51,14 @@ export interface LocalFunctionEnv {
   logLevel?: string;
   /** EMF metrics on stdout (default off). */
   metrics?: boolean;
+  /** MIN_REPLICA_ACKS (default: $MIN_REPLICA_ACKS, else 0). */
+  minReplicaAcks?: number;
+  /** REPLICA_ACK_TIMEOUT_MS (default: $REPLICA_ACK_TIMEOUT_MS, else the template's). */
+  replicaAckTimeoutMs?: number;
 }
 
 export function localFunctionEnv(options: LocalFunctionEnv): Record<string, string> {
+  const timeout = options.replicaAckTimeoutMs ?? startupValue('REPLICA_ACK_TIMEOUT_MS');
   return {
     REDIS_URL: options.redisUrl,
     REDIS_AUTH_SECRET_ARN: '',
@@ -25,5 +68,7 @@ export function localFunctionEnv(options: LocalFunctionEnv): Record<string, stri
     MANAGEMENT_ENDPOINT: options.managementEndpoint,
     POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'SILENT',
+    MIN_REPLICA_ACKS: String(options.minReplicaAcks ?? localMinReplicaAcks().value),
+    ...(timeout === undefined ? {} : { REPLICA_ACK_TIMEOUT_MS: String(timeout) }),
   };
 }

@@ -3,6 +3,7 @@
  * else a Redis container through testcontainers when a container runtime answers; else a clear error.
  */
 import { hasRedisServer, startRedisServer } from '../test/support/redis-server';
+import { userRedisUrl } from './function-env';
 
 export interface LocalRedis {
   url: string;
@@ -14,9 +15,8 @@ export interface LocalRedis {
 export const REDIS_IMAGE = 'redis:7.4-alpine';
 
 export async function localRedis(): Promise<LocalRedis> {
-  if (process.env.REDIS_URL) {
-    return { url: process.env.REDIS_URL, origin: 'REDIS_URL', stop: async () => undefined };
-  }
+  const url = userRedisUrl();
+  if (url) return { url, origin: 'REDIS_URL', stop: async () => undefined };
   if (hasRedisServer()) {
     const server = await startRedisServer();
     return { url: server.url, origin: `redis-server (pid ${server.process.pid})`, stop: () => server.stop() };

@@ -2,8 +2,9 @@
  * What the integration suite runs against, chosen by `INTEGRATION_TARGET`:
  *
  * - `local` (default): the gateway emulator in this process serving the real template.yaml with the real
- *   handlers, a real redis-server on a free loopback port, the environment as local/dev.ts sets it, and
- *   (for the publish test) a moto server as the SQS endpoint.
+ *   handlers, a real redis-server on a free loopback port (or REDIS_URL's Redis when it is set), the
+ *   environment as local/dev.ts sets it (MIN_REPLICA_ACKS 0 unless set: local/function-env.ts), and (for the
+ *   publish test) a moto server as the SQS endpoint.
  * - `containers`: the same gateway, with Redis and SQS (LocalStack) from testcontainers. Without a
  *   container runtime every test is reported as `skipped: no container runtime …`.
  * - `emulator`: the stack that `npm run deploy:emulator` deployed with `sam deploy` to ministack (or to the
@@ -27,10 +28,10 @@ import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/cl
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import Redis from 'ioredis';
-import { localFunctionEnv } from '../../local/function-env';
+import { localFunctionEnv, userRedisUrl } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
-import { type RedisProcess, startRedisServer } from '../../test/support/redis-server';
+import { startRedisServer } from '../../test/support/redis-server';
 import { TestClient } from './client';
 import { containerRuntimeUnavailable, startContainers } from './containers';
 import { type MotoServer, motoUnavailable, startMoto } from './moto';
@@ -266,7 +267,8 @@ interface Infrastructure {
 }
 
 async function localInfrastructure(options: TargetOptions): Promise<Infrastructure> {
-  const redis: RedisProcess = await startRedisServer();
+  const external = userRedisUrl();
+  const redis = external ? { url: external, stop: async () => undefined } : await startRedisServer();
   let moto: MotoServer | undefined;
   try {
     if (options.sqs) moto = await startMoto();

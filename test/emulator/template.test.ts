@@ -1,11 +1,17 @@
 /**
  * The template reader: every intrinsic short form, parameters, pseudo parameters, conditions, Globals,
- * and what it extracts from the fixture (routes, integrations, authorizer, stage, functions, SQS).
+ * and what it extracts from the fixture (routes, integrations, authorizer, stage, functions, SQS); then the
+ * project's template.yaml as the local stacks run it (the environment local/function-env.ts lays over it).
  */
+import { join } from 'node:path';
 import { parseCfnYaml } from '../../local/cfn-yaml';
+import { type LocalFunctionEnv, localFunctionEnv } from '../../local/function-env';
 import { cidr, type IntrinsicScope, NO_VALUE, resolve, Unresolved } from '../../local/intrinsics';
+import { FunctionRuntime } from '../../local/lambda-runtime';
 import { loadTemplate, mergeGlobals } from '../../local/template';
 import { FIXTURE_TEMPLATE } from './support/clients';
+
+const PROJECT_TEMPLATE = join(__dirname, '..', '..', 'template.yaml');
 
 function scope(overrides: Partial<IntrinsicScope> = {}): IntrinsicScope {
   const params: Record<string, unknown> = {
@@ -226,5 +232,107 @@ describe('Function: loadTemplate (fixture)', () => {
     expect(without.functions.has('DefaultFunction')).toBe(false);
     expect(without.functions.get('InfoFunction')?.environment.GREETING).toBe('hi, fixture');
     expect(without.functions.get('InfoFunction')?.environment.NO_VALUE).toBe('present');
+  });
+});
+
+describe('The project template, as the local stacks load it', () => {
+  const model = loadTemplate(PROJECT_TEMPLATE, {});
+  const redisFunctions = ['ConnectFunction', 'SendMessageFunction', 'ResumeFunction', 'PublishFunction'];
+  const local = (overrides: Partial<LocalFunctionEnv> = {}) =>
+    new FunctionRuntime({
+      functions: model.functions,
+      envOverrides: localFunctionEnv({
+        redisUrl: 'redis://127.0.0.1:6379',
+        jwtSecret: 'secret',
+        managementEndpoint: 'http://127.0.0.1:3001/local',
+        ...overrides,
+      }),
+      log: () => {},
+    }).environments;
+
+  it('loads without warnings', () => {
+    expect(model.warnings).toEqual([]);
+  });
+
+  it('gives the publish function the queue’s own visibility timeout and maximum receives (one source)', () => {
+    const check = (m: typeof model, visibility: string, receives: string) => {
+      const queue = m.queues.get('PublishQueue')?.properties as Record<string, unknown>;
+      const env = m.functions.get('PublishFunction')?.environment;
+      expect(String(queue.VisibilityTimeout)).toBe(visibility);
+      expect(String((queue.RedrivePolicy as Record<string, unknown>).maxReceiveCount)).toBe(receives);
+      expect(env?.PUBLISH_VISIBILITY_TIMEOUT_SECONDS).toBe(visibility);
+      expect(env?.PUBLISH_MAX_RECEIVES).toBe(receives);
+    };
+    check(model, '180', '5');
+    check(
+      loadTemplate(PROJECT_TEMPLATE, {
+        parameterOverrides: { PublishVisibilityTimeoutSeconds: '60', PublishMaxReceives: '3' },
+      }),
+      '60',
+      '3',
+    );
+  });
+
+  it('passes the delivery parameters to every function (template defaults)', () => {
+    for (const id of redisFunctions) {
+      expect(model.functions.get(id)?.environment).toMatchObject({
+        MIN_REPLICA_ACKS: '1',
+        REPLICA_ACK_TIMEOUT_MS: '250',
+        ROOM_HISTORY_BYTES: '4194304',
+      });
+    }
+  });
+
+  it('runs the functions locally with MIN_REPLICA_ACKS 0 (no replica), the template’s timeout and PUBLISH_*', () => {
+    const environments = local();
+    for (const id of redisFunctions) {
+      expect(environments.get(id)).toMatchObject({
+        MIN_REPLICA_ACKS: '0',
+        REPLICA_ACK_TIMEOUT_MS: '250',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      });
+    }
+    expect(environments.get('PublishFunction')).toMatchObject({
+      PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '180',
+      PUBLISH_MAX_RECEIVES: '5',
+    });
+    expect(local({ minReplicaAcks: 1, replicaAckTimeoutMs: 100 }).get('SendMessageFunction')).toMatchObject({
+      MIN_REPLICA_ACKS: '1',
+      REPLICA_ACK_TIMEOUT_MS: '100',
+    });
+  });
+
+  it('takes REDIS_URL, MIN_REPLICA_ACKS and REPLICA_ACK_TIMEOUT_MS from the environment the process started with', () => {
+    const names = ['REDIS_URL', 'MIN_REPLICA_ACKS', 'REPLICA_ACK_TIMEOUT_MS'] as const;
+    const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    Object.assign(process.env, {
+      REDIS_URL: 'redis://10.0.0.1:6380',
+      MIN_REPLICA_ACKS: '2',
+      REPLICA_ACK_TIMEOUT_MS: '120',
+    });
+    let isolated: typeof import('../../local/function-env') | undefined;
+    try {
+      jest.isolateModules(() => {
+        isolated = require('../../local/function-env');
+      });
+    } finally {
+      for (const name of names) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+    const fresh = isolated as typeof import('../../local/function-env');
+    // Read once at load: what a running local stack later writes into process.env does not count.
+    process.env.MIN_REPLICA_ACKS = '5';
+    try {
+      expect(fresh.userRedisUrl()).toBe('redis://10.0.0.1:6380');
+      expect(fresh.localMinReplicaAcks()).toEqual({ value: '2', origin: 'MIN_REPLICA_ACKS' });
+      expect(
+        fresh.localFunctionEnv({ redisUrl: 'redis://x', jwtSecret: 's', managementEndpoint: 'http://m' }),
+      ).toMatchObject({ MIN_REPLICA_ACKS: '2', REPLICA_ACK_TIMEOUT_MS: '120' });
+    } finally {
+      if (saved.MIN_REPLICA_ACKS === undefined) delete process.env.MIN_REPLICA_ACKS;
+      else process.env.MIN_REPLICA_ACKS = saved.MIN_REPLICA_ACKS;
+    }
   });
 });

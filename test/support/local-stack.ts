@@ -1,20 +1,22 @@
 /**
  * The local stack as `npm run dev` runs it (a real redis-server, the gateway emulator serving the real
  * template.yaml with the handlers in-process, the same environment overrides), on a free loopback port,
- * for the SDK and browser tests.
+ * for the SDK and browser tests. As with `npm run dev`, REDIS_URL, MIN_REPLICA_ACKS and REPLICA_ACK_TIMEOUT_MS
+ * come from the environment when set (local/function-env.ts); else a redis-server of its own, 0 replica acks.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { localFunctionEnv } from '../../local/function-env';
+import { localFunctionEnv, userRedisUrl } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
-import { type RedisProcess, startRedisServer } from './redis-server';
+import { startRedisServer } from './redis-server';
 
 export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
 
 export interface LocalStack {
   gateway: Gateway;
-  redis: RedisProcess;
+  /** REDIS_URL's Redis when it is set (left as it is by `stop`), else a redis-server of the stack's own. */
+  redis: { url: string; stop(): Promise<void> };
   secret: string;
   /** A token signed with the stack's secret. */
   token(claims: TokenClaims): Promise<string>;
@@ -30,7 +32,8 @@ export interface LocalStackOptions {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const redis = await startRedisServer();
+  const external = userRedisUrl();
+  const redis = external ? { url: external, stop: async () => undefined } : await startRedisServer();
   const secret = generateSecret();
   const stage = 'local';
   let gateway: Gateway;
