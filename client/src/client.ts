@@ -1,7 +1,9 @@
 /**
  * The classroom client: one WebSocket to the API, reopened with full-jitter backoff when it drops, with
  * `resume` after every (re)connect and on a gap, so that stored messages reach the application once each
- * and in `seq` order. Runs in the browser and in Node (pass `ws`'s `WebSocket`).
+ * and in `seq` order. The cursor is `(epoch, seq)`: a frame from another epoch means the room's `seq`
+ * restarted, and the client starts over from its `seq` 1 (`historyReset`). Runs in the browser and in Node
+ * (pass `ws`'s `WebSocket`).
  */
 import { Backoff } from './backoff';
 import { Coalescer } from './coalescer';
@@ -13,6 +15,7 @@ import {
   HandshakeRefusedError,
   SendTimeoutError,
   ServerError,
+  UnavailableError,
 } from './errors';
 import { Sequencer } from './sequencer';
 import {
@@ -21,6 +24,7 @@ import {
   type ClassroomClientOptions,
   type ClassroomEvents,
   ConnectionState,
+  type Epoch,
   type ErrorFrame,
   type HistoryFrame,
   type Member,
@@ -48,6 +52,11 @@ interface PendingSend {
   data: unknown;
   transient: boolean;
   timer: unknown;
+  /** `unavailable` answers so far (each attempt that was refused). */
+  unavailable: number;
+  /** The resend scheduled after an `unavailable` answer, and its backoff. */
+  retryTimer?: unknown;
+  retryBackoff?: Backoff;
   resolve: (result: SendResult) => void;
   reject: (error: Error) => void;
 }
@@ -134,6 +143,13 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   private resumeFirstPage = true;
   private resumeComplete = true;
   private resetting = false;
+  /** The epoch of the cursor (undefined until the server names one, or with a server without epochs). */
+  private cursorEpoch?: Epoch;
+  /** The cursor when the resume in flight was sent. */
+  private resumeEpoch?: Epoch;
+  private resumeAfterSeq = 0;
+  /** The answer in flight is from an epoch the cursor has left since: skipped, then asked again. */
+  private resumeStale = false;
 
   private connectWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private endClassWaiters: Array<{ resolve: () => void; reject: (error: Error) => void; timer: unknown }> =
@@ -154,6 +170,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
       random: options.random,
     });
     this.sequencer = new Sequencer<Entry>(options.lastSeq ?? 0);
+    this.cursorEpoch = isEpoch(options.epoch) ? options.epoch : undefined;
     this.givenTokenUnused = Boolean(options.token);
     if (options.token) this.self = memberFromToken(options.token);
     this.idPrefix = randomId();
@@ -167,6 +184,14 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   /** The highest `seq` delivered; keep it to resume from there after a page reload (`lastSeq` option). */
   get lastSeq(): number {
     return this.sequencer.lastSeq;
+  }
+
+  /**
+   * The epoch `lastSeq` belongs to (undefined until the server names one); keep it with `lastSeq` across a
+   * page reload (`epoch` option).
+   */
+  get epoch(): Epoch | undefined {
+    return this.cursorEpoch;
   }
 
   /** The members connected now, one per user (kept from presence snapshots, joins and leaves). */
@@ -216,9 +241,18 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   /**
    * Sends a room message; resolves with the server's `ack` (the stored message's `seq`). Until then it is
    * resent after every reconnect with the same `clientMsgId`, which the server dedupes for 60 s.
-   * Rejects with a {@link ServerError} (e.g. `rate_limited`, `forbidden`), a {@link SendTimeoutError},
-   * a {@link FrameTooLargeError}, or a {@link ClientClosedError}; a transient send (not deduped by the
-   * server, so never resent) rejects with a {@link ConnectionLostError} when the socket drops first.
+   *
+   * An `unavailable` answer (the server could not make the message durable in time, e.g. during a
+   * failover, or its cache is full) does not reject: the same frame, with the same `clientMsgId`, is sent
+   * again after a full-jitter backoff delay (`unavailableRetryBaseMs`, `unavailableRetryMaxMs`), up to
+   * `unavailableRetries` times and within the send's timeout; the server completes it once (one
+   * broadcast, the ack with the original `seq`). When every attempt was refused it rejects with an
+   * {@link UnavailableError}.
+   *
+   * Rejects with a {@link ServerError} (e.g. `rate_limited`, `forbidden`), an {@link UnavailableError}, a
+   * {@link SendTimeoutError}, a {@link FrameTooLargeError}, or a {@link ClientClosedError}; a transient
+   * send (not deduped by the server, so never resent) rejects with a {@link ConnectionLostError} when the
+   * socket drops first, and with the {@link ServerError} at once on `unavailable`.
    *
    * Other members get a `message` event; this client gets its own message as a `message` event with
    * `source: "self"` when the ack arrives, in `seq` order with the rest.
@@ -246,10 +280,12 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
         kind,
         data,
         transient: options.transient === true,
+        unavailable: 0,
         resolve,
         reject,
         timer: this.timers.setTimeout(() => {
           this.pending.delete(clientMsgId);
+          this.clear(pending.retryTimer);
           reject(new SendTimeoutError(clientMsgId, timeoutMs));
         }, timeoutMs),
       };
@@ -261,7 +297,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   /**
    * A coalescing sender for `kind`: items pushed within `windowMs` (default 50 ms) go out as one
    * message whose `data` is `{ items: T[] }`. Batches are sent one at a time, in order, and resent after
-   * a rate limit or timeout with the same `clientMsgId`.
+   * a rate limit, a timeout or an `unavailable` rejection with the same `clientMsgId`.
    *
    * @example
    * ```ts
@@ -283,7 +319,8 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
         ),
       retryable: (error) =>
         error instanceof SendTimeoutError ||
-        (error instanceof ServerError && (error.code === 'rate_limited' || error.code === 'internal')),
+        (error instanceof ServerError &&
+          (error.code === 'rate_limited' || error.code === 'internal' || error.code === 'unavailable')),
       onError: (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
     });
     return {
@@ -403,7 +440,12 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.setState(ConnectionState.Open);
     this.sendResume();
     if (this.options.presence !== false) this.requestPresence();
-    for (const pending of this.pending.values()) this.write(pending.frame);
+    for (const pending of this.pending.values()) {
+      // A resend waiting after `unavailable` goes now, on the new socket.
+      this.clear(pending.retryTimer);
+      pending.retryTimer = undefined;
+      this.write(pending.frame);
+    }
     this.schedulePing();
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -445,6 +487,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
       if (!pending.transient) continue;
       this.pending.delete(pending.clientMsgId);
       this.clear(pending.timer);
+      this.clear(pending.retryTimer);
       pending.reject(new ConnectionLostError());
     }
     const delayMs = this.backoff.next();
@@ -493,6 +536,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.setState(ConnectionState.Closed, close);
     for (const pending of this.pending.values()) {
       this.clear(pending.timer);
+      this.clear(pending.retryTimer);
       pending.reject(error);
     }
     this.pending.clear();
@@ -561,7 +605,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     }
     switch (frame.type) {
       case 'message':
-        this.onMessage(frame as unknown as RoomMessage, 'live');
+        this.onLiveMessage(frame as unknown as RoomMessage);
         return;
       case 'ack':
         this.onAck(frame as unknown as AckFrame);
@@ -591,6 +635,12 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     }
   }
 
+  private onLiveMessage(message: RoomMessage): void {
+    const reset = this.observeEpoch(message.epoch);
+    this.onMessage(message, 'live');
+    if (reset) this.sendResume();
+  }
+
   private onMessage(message: RoomMessage, source: MessageSource): void {
     if (typeof message.seq !== 'number') {
       this.emit('message', message, { source });
@@ -610,10 +660,17 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   }
 
   private onAck(ack: AckFrame): void {
+    const reset = this.observeEpoch(ack.epoch);
+    this.ackPending(ack);
+    if (reset) this.sendResume();
+  }
+
+  private ackPending(ack: AckFrame): void {
     const pending = this.pending.get(ack.clientMsgId);
     if (!pending) return;
     this.pending.delete(ack.clientMsgId);
     this.clear(pending.timer);
+    this.clear(pending.retryTimer);
     const result: SendResult = { clientMsgId: ack.clientMsgId, id: ack.id };
     if (typeof ack.seq === 'number') result.seq = ack.seq;
     pending.resolve(result);
@@ -623,6 +680,7 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
         {
           type: 'message',
           classRoomId: this.classRoomId,
+          ...(isEpoch(ack.epoch) ? { epoch: ack.epoch } : {}),
           seq: ack.seq,
           id: ack.id,
           from: this.self ?? { userId: '', name: '', role: 'student' },
@@ -638,14 +696,27 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   private onHistory(frame: HistoryFrame): void {
     const first = this.resumeFirstPage;
     this.resumeFirstPage = false;
-    if (first && frame.lastSeq < this.sequencer.lastSeq) {
-      // The room's state was deleted (endClass, TTL): its sequence restarted below ours.
-      const previousSeq = this.sequencer.lastSeq;
-      this.sequencer.reset(0);
-      this.resetting = true;
-      this.emit('reset', { previousSeq, lastSeq: frame.lastSeq });
+    const epoch = isEpoch(frame.epoch) ? frame.epoch : undefined;
+    if (first) {
+      if (epoch !== undefined && epoch !== this.cursorEpoch && this.cursorEpoch !== this.resumeEpoch) {
+        // Asked in one epoch, the cursor has moved to another since (a live frame): this answer is stale.
+        this.resumeStale = true;
+      } else if (!this.observeEpoch(epoch) && (epoch === undefined || this.resumeEpoch === undefined)) {
+        // Without an epoch to compare (an old server, or a cursor that had none when it asked), a room
+        // whose state was deleted (endClass, TTL) shows as a sequence restarted below ours.
+        if (frame.lastSeq < this.resumeAfterSeq) {
+          const previousSeq = this.sequencer.lastSeq;
+          this.sequencer.reset(0);
+          this.resetting = true;
+          this.emit('reset', { previousSeq, lastSeq: frame.lastSeq });
+        }
+      }
+      // Another epoch than the one asked for: the server answered from its start, delivered below.
+    } else if (epoch !== undefined && epoch !== this.cursorEpoch) {
+      // The cursor left this answer's epoch while its pages came in.
+      this.resumeStale = true;
     }
-    if (!this.resetting) {
+    if (!this.resetting && !this.resumeStale) {
       for (const message of frame.messages) {
         if (typeof message.seq !== 'number') continue;
         const { deliver } = this.sequencer.push({
@@ -661,8 +732,9 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.resumeInFlight = false;
     this.clear(this.resumeTimer);
     this.resumeTimer = undefined;
-    if (this.resetting) {
+    if (this.resetting || this.resumeStale) {
       this.resetting = false;
+      this.resumeStale = false;
       this.sendResume();
       return;
     }
@@ -706,12 +778,19 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
       clientMsgId: frame.clientMsgId,
     });
     const pending = frame.clientMsgId ? this.pending.get(frame.clientMsgId) : undefined;
+    if (pending && frame.code === 'unavailable' && !pending.transient) {
+      this.resendUnavailable(pending, frame.message);
+      return;
+    }
     if (pending) {
       this.pending.delete(pending.clientMsgId);
+      this.clear(pending.retryTimer);
       this.clear(pending.timer);
       pending.reject(error);
       return;
     }
+    // A late answer to an earlier attempt of a send that has since been acknowledged or settled.
+    if (frame.code === 'unavailable' && frame.clientMsgId) return;
     if (frame.action === 'endClass' && this.endClassWaiters.length > 0) {
       const waiter = this.endClassWaiters.shift();
       this.clear(waiter?.timer);
@@ -725,14 +804,70 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.emit('error', error);
   }
 
+  /**
+   * `unavailable`: the server did not acknowledge the message (nothing was broadcast). The same frame, with
+   * the same `clientMsgId`, goes again after a full-jitter backoff delay, so that the server completes it
+   * once; after `unavailableRetries` resends the send rejects with an {@link UnavailableError}. The send's
+   * own timeout keeps running meanwhile.
+   */
+  private resendUnavailable(pending: PendingSend, serverMessage: string): void {
+    if (pending.retryTimer !== undefined) return; // a resend is already scheduled
+    pending.unavailable += 1;
+    if (pending.unavailable > (this.options.unavailableRetries ?? 5)) {
+      this.pending.delete(pending.clientMsgId);
+      this.clear(pending.timer);
+      pending.reject(new UnavailableError(pending.clientMsgId, pending.unavailable, serverMessage));
+      return;
+    }
+    pending.retryBackoff ??= new Backoff({
+      baseMs: this.options.unavailableRetryBaseMs ?? 250,
+      maxMs: this.options.unavailableRetryMaxMs ?? 4000,
+      random: this.options.random,
+    });
+    pending.retryTimer = this.timers.setTimeout(() => {
+      pending.retryTimer = undefined;
+      // Not open now: the frame goes with the other pending sends when the socket (re)opens.
+      if (this.pending.get(pending.clientMsgId) === pending) this.write(pending.frame);
+    }, pending.retryBackoff.next());
+  }
+
+  // ---- epochs ----------------------------------------------------------------------------------------
+
+  /**
+   * Compares a frame's epoch with the cursor's. The first one seen is adopted silently; another one means
+   * the room's `seq` restarted: the cursor starts over from 0 in the new epoch (frames waiting behind a gap
+   * are dropped) and `historyReset` tells the application. Returns true on such a reset.
+   */
+  private observeEpoch(epoch: unknown): boolean {
+    if (!isEpoch(epoch) || epoch === this.cursorEpoch) return false;
+    const previousEpoch = this.cursorEpoch;
+    this.cursorEpoch = epoch;
+    if (previousEpoch === undefined) return false;
+    const previousSeq = this.sequencer.lastSeq;
+    this.sequencer.reset(0);
+    this.clear(this.gapTimer);
+    this.gapTimer = undefined;
+    this.emit('historyReset', { previousEpoch, epoch, previousSeq });
+    return true;
+  }
+
   // ---- resume ----------------------------------------------------------------------------------------
 
   private sendResume(): void {
     if (this.resumeInFlight) return;
     this.clear(this.gapTimer);
     this.gapTimer = undefined;
-    if (!this.write(JSON.stringify({ action: 'resume', afterSeq: this.sequencer.lastSeq }))) return;
+    const epoch = this.cursorEpoch;
+    const request = {
+      action: 'resume',
+      afterSeq: this.sequencer.lastSeq,
+      ...(epoch === undefined ? {} : { epoch }),
+    };
+    if (!this.write(JSON.stringify(request))) return;
     this.resumeInFlight = true;
+    this.resumeEpoch = epoch;
+    this.resumeAfterSeq = this.sequencer.lastSeq;
+    this.resumeStale = false;
     this.resumeFirstPage = true;
     this.resumeComplete = true;
     this.clear(this.resumeTimer);
@@ -767,6 +902,11 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.idCounter += 1;
     return `${this.idPrefix}-${this.idCounter}`;
   }
+}
+
+/** A usable epoch: a positive safe integer (anything else is treated as absent). */
+function isEpoch(value: unknown): value is Epoch {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
 function randomId(): string {

@@ -24,6 +24,26 @@ export class ServerError extends ClassroomError {
   }
 }
 
+/**
+ * The server answered `unavailable` to every attempt of a send (the first and each resend with the same
+ * `clientMsgId`): the message was never acknowledged, nor broadcast. Sending it again later with the same
+ * `clientMsgId` (within the server's 60 s dedupe window) is safe: the server stores it at most once.
+ */
+export class UnavailableError extends ServerError {
+  /** Times the message was sent (the first attempt and the resends). */
+  readonly attempts: number;
+
+  constructor(clientMsgId: string, attempts: number, serverMessage: string) {
+    super(
+      'unavailable',
+      `Message ${clientMsgId} was not acknowledged: the server was unavailable for all ${attempts} attempts (${serverMessage})`,
+      { action: 'sendMessage', clientMsgId },
+    );
+    this.name = 'UnavailableError';
+    this.attempts = attempts;
+  }
+}
+
 /** `send()` got no `ack` in time. The message may still have been stored: resend with the same `clientMsgId`. */
 export class SendTimeoutError extends ClassroomError {
   readonly clientMsgId: string;

@@ -19,6 +19,7 @@ export {
   HandshakeRefusedError,
   SendTimeoutError,
   ServerError,
+  UnavailableError,
 } from './errors';
 export { type PushResult, type Sequenced, Sequencer } from './sequencer';
 export * from './types';

@@ -27,10 +27,18 @@ export interface Member {
   role: Role;
 }
 
+/**
+ * The room's history epoch: a positive integer the server creates with the room's `seq` counter. Opaque:
+ * compare it by equality only. A new epoch means the room's `seq` restarted at 1.
+ */
+export type Epoch = number;
+
 /** A room message (`type: "message"`). `seq` is absent only on transient messages. */
 export interface RoomMessage<T = unknown> {
   type: 'message';
   classRoomId: string;
+  /** The epoch `seq` belongs to (absent from servers without epochs). */
+  epoch?: Epoch;
   seq?: number;
   id: string;
   from: Member;
@@ -45,6 +53,8 @@ export type SequencedMessage<T = unknown> = RoomMessage<T> & { seq: number };
 export interface AckFrame {
   type: 'ack';
   clientMsgId: string;
+  /** The epoch `seq` belongs to (absent from servers without epochs). */
+  epoch?: Epoch;
   seq?: number;
   id: string;
 }
@@ -52,6 +62,11 @@ export interface AckFrame {
 export interface HistoryFrame {
   type: 'history';
   classRoomId: string;
+  /**
+   * The epoch of the messages and `lastSeq` (absent from servers without epochs). When it is not the
+   * epoch `resume` asked for, the server answered from the start of this epoch.
+   */
+  epoch?: Epoch;
   messages: RoomMessage[];
   lastSeq: number;
   done: boolean;
@@ -89,6 +104,8 @@ export const ServerErrorCode = {
   Forbidden: 'forbidden',
   TooLarge: 'too_large',
   RateLimited: 'rate_limited',
+  /** The message was not acknowledged (not made durable in time): resend it with the same `clientMsgId`. */
+  Unavailable: 'unavailable',
   Internal: 'internal',
 } as const;
 export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
@@ -158,6 +175,15 @@ export interface ResetEvent {
   lastSeq: number;
 }
 
+export interface HistoryResetEvent {
+  /** The epoch this client's cursor belonged to. */
+  previousEpoch: Epoch;
+  /** The room's epoch now: delivery restarts from its `seq` 1. */
+  epoch: Epoch;
+  /** The last `seq` this client had delivered in `previousEpoch`. */
+  previousSeq: number;
+}
+
 /**
  * The events of a {@link ClassroomClient}, with their listener signatures.
  */
@@ -176,8 +202,10 @@ export interface ClassroomEvents {
   state: (change: StateChangeEvent) => void;
   /** Caught up after a (re)connect or a gap: every stored message up to `lastSeq` has been delivered. */
   synced: (event: SyncedEvent) => void;
-  /** The room's sequence restarted below this client's (state deleted); delivery restarts from seq 1. */
+  /** The room's sequence restarted below this client's, seen without epochs (old server, or a cursor without one); delivery restarts from seq 1. */
   reset: (event: ResetEvent) => void;
+  /** The class history was reset (the room has a new epoch): drop what you show; delivery restarts from seq 1. */
+  historyReset: (event: HistoryResetEvent) => void;
 }
 
 export type ClassroomEventName = keyof ClassroomEvents;
@@ -218,6 +246,11 @@ export interface ClassroomClientOptions {
   WebSocket?: WebSocketConstructor;
   /** Resume after this `seq` on the first connect (e.g. kept across a page reload). Default 0: whole history. */
   lastSeq?: number;
+  /**
+   * The epoch `lastSeq` belongs to (keep `client.epoch` with `client.lastSeq`). When the room has another
+   * epoch now, the client emits `historyReset` and delivers the room's history from its start.
+   */
+  epoch?: Epoch;
   /** Ask for a presence snapshot after every connect. Default true. */
   presence?: boolean;
   /** Reconnect backoff (full jitter): base and cap of the delay. Defaults 500 ms and 30 s. */
@@ -237,6 +270,14 @@ export interface ClassroomClientOptions {
   pongTimeoutMs?: number;
   /** Default timeout of `send()` (keep it under the server's 60 s dedupe window). Default 10 s. */
   sendTimeoutMs?: number;
+  /**
+   * Resends of one message after `unavailable` answers (the server could not make it durable in time,
+   * e.g. during a failover), after which `send()` rejects with an {@link UnavailableError}. Default 5.
+   */
+  unavailableRetries?: number;
+  /** Full-jitter backoff between those resends: base and cap of the delay. Defaults 250 ms and 4 s. */
+  unavailableRetryBaseMs?: number;
+  unavailableRetryMaxMs?: number;
   /** How long a gap in `seq` may stay open (e.g. waiting for an `ack`) before `resume` fills it. Default 250 ms. */
   gapResumeDelayMs?: number;
   /** Injected timers and random source (tests). */

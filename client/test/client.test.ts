@@ -7,8 +7,9 @@ import {
   HandshakeRefusedError,
   SendTimeoutError,
   ServerError,
+  UnavailableError,
 } from '../src/errors';
-import type { ClassroomClientOptions, RoomMessage, StateChangeEvent } from '../src/types';
+import type { ClassroomClientOptions, HistoryResetEvent, RoomMessage, StateChangeEvent } from '../src/types';
 
 class FakeSocket {
   static instances: FakeSocket[] = [];
@@ -79,6 +80,21 @@ function message(seq: number | undefined, text = `m${seq}`): RoomMessage {
 
 function history(messages: RoomMessage[], lastSeq: number, complete = true) {
   return { type: 'history', classRoomId: 'r1', messages, lastSeq, done: true, complete };
+}
+
+/** Two epochs, as the server makes them (microseconds of Redis TIME). */
+const EPOCH_A = 1_714_000_000_000_001;
+const EPOCH_B = 1_714_000_500_000_002;
+
+/** A message of `epoch`, as a server with epochs sends it. */
+function messageIn(epoch: number, seq: number | undefined, text = `m${seq}`): RoomMessage {
+  return { ...message(seq, text), epoch };
+}
+
+/** A history frame of `epoch` (`done: false` for a page that more follow). */
+function historyIn(epoch: number, seqs: number[], lastSeq: number, done = true) {
+  const messages = seqs.map((seq) => messageIn(epoch, seq));
+  return { type: 'history', classRoomId: 'r1', epoch, messages, lastSeq, done, complete: true };
 }
 
 function setup(options: Partial<ClassroomClientOptions> = {}) {
@@ -233,6 +249,206 @@ describe('Class: ClassroomClient', () => {
     });
   });
 
+  describe('Epochs', () => {
+    it('adopts the first epoch silently and resumes with it after a reconnect', async () => {
+      // Prepare
+      const { client, received } = setup();
+      const resets = jest.fn();
+      client.on('historyReset', resets);
+      client.on('reset', resets);
+      void client.connect();
+      last().open();
+
+      // Act
+      last().receive(historyIn(EPOCH_A, [1, 2], 2));
+      last().drop();
+      await jest.advanceTimersByTimeAsync(500);
+      last().open();
+
+      // Assess
+      expect(resets).not.toHaveBeenCalled();
+      expect(received.map((m) => m.seq)).toEqual([1, 2]);
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_A, 2]);
+      expect(last().sent[0]).toEqual({ action: 'resume', afterSeq: 2, epoch: EPOCH_A });
+    });
+
+    it('resumes with the epoch and lastSeq it was given (page reload)', async () => {
+      // Prepare
+      const { client } = setup({ lastSeq: 7, epoch: EPOCH_A });
+
+      // Act
+      void client.connect();
+      last().open();
+
+      // Assess
+      expect(last().sent[0]).toEqual({ action: 'resume', afterSeq: 7, epoch: EPOCH_A });
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_A, 7]);
+    });
+
+    it('resets on a live message from a new epoch: cursor and waiting frames dropped, app told, resume from 0', async () => {
+      // Prepare: seq 1 and 2 delivered in epoch A, seq 5 waits behind a gap
+      const { client, received } = setup({ gapResumeDelayMs: 1000 });
+      const historyResets: HistoryResetEvent[] = [];
+      client.on('historyReset', (event) => historyResets.push(event));
+      void client.connect();
+      last().open();
+      last().receive(historyIn(EPOCH_A, [1, 2], 2));
+      last().receive(messageIn(EPOCH_A, 5));
+
+      // Act
+      last().receive(messageIn(EPOCH_B, 3, 'new class'));
+      const resumed = last().sent.at(-1);
+      last().receive(historyIn(EPOCH_B, [1, 2, 3], 3));
+      last().receive(messageIn(EPOCH_B, 4));
+
+      // Assess
+      expect(historyResets).toEqual([{ previousEpoch: EPOCH_A, epoch: EPOCH_B, previousSeq: 2 }]);
+      expect(resumed).toEqual({ action: 'resume', afterSeq: 0, epoch: EPOCH_B });
+      expect(received.map((m) => [m.seq, m.source])).toEqual([
+        [1, 'history'],
+        [2, 'history'],
+        [1, 'history'],
+        [2, 'history'],
+        [3, 'live'],
+        [4, 'live'],
+      ]);
+      expect(received.find((m) => m.seq === 3)?.text).toBe('new class');
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 4]);
+    });
+
+    it('resets on a history answer from another epoch than asked and delivers it from the start', async () => {
+      // Prepare: the cursor kept across a reload is (A, 40); the room has epoch B now
+      const { client, received } = setup({ lastSeq: 40, epoch: EPOCH_A });
+      const historyResets: HistoryResetEvent[] = [];
+      const reset = jest.fn();
+      const synced = jest.fn();
+      client.on('historyReset', (event) => historyResets.push(event));
+      client.on('reset', reset);
+      client.on('synced', synced);
+      void client.connect();
+      last().open();
+
+      // Act: the answer comes in two pages of epoch B
+      last().receive(historyIn(EPOCH_B, [1, 2], 3, false));
+      last().receive(historyIn(EPOCH_B, [3], 3));
+
+      // Assess
+      expect(last().sent[0]).toEqual({ action: 'resume', afterSeq: 40, epoch: EPOCH_A });
+      expect(historyResets).toEqual([{ previousEpoch: EPOCH_A, epoch: EPOCH_B, previousSeq: 40 }]);
+      expect(reset).not.toHaveBeenCalled();
+      expect(received.map((m) => [m.seq, m.source])).toEqual([
+        [1, 'history'],
+        [2, 'history'],
+        [3, 'history'],
+      ]);
+      expect(synced).toHaveBeenCalledWith({ lastSeq: 3, complete: true });
+      expect(
+        last()
+          .actions()
+          .filter((a) => a === 'resume'),
+      ).toHaveLength(1);
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 3]);
+    });
+
+    it('resets on an ack from a new epoch and places the own message at its seq there', async () => {
+      // Prepare
+      const { client, received } = setup();
+      const historyReset = jest.fn();
+      client.on('historyReset', historyReset);
+      void client.connect();
+      last().open();
+      last().receive(historyIn(EPOCH_A, [1, 2, 3], 3));
+
+      // Act
+      const sent = client.send('chat', { text: 'first of the new class' }, { clientMsgId: 'c1' });
+      last().receive({ type: 'ack', clientMsgId: 'c1', epoch: EPOCH_B, seq: 1, id: 'x' });
+
+      // Assess
+      await expect(sent).resolves.toEqual({ clientMsgId: 'c1', seq: 1, id: 'x' });
+      expect(historyReset).toHaveBeenCalledWith({ previousEpoch: EPOCH_A, epoch: EPOCH_B, previousSeq: 3 });
+      expect(received.at(-1)).toEqual({ seq: 1, text: 'first of the new class', source: 'self' });
+      expect(last().sent.at(-1)).toEqual({ action: 'resume', afterSeq: 1, epoch: EPOCH_B });
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 1]);
+    });
+
+    it('skips a history answer from the epoch it has left meanwhile, and asks again', async () => {
+      // Prepare: a resume in flight for epoch A (after a gap)
+      const { client, received } = setup({ gapResumeDelayMs: 100 });
+      const historyReset = jest.fn();
+      client.on('historyReset', historyReset);
+      void client.connect();
+      last().open();
+      last().receive(historyIn(EPOCH_A, [1], 1));
+      last().receive(messageIn(EPOCH_A, 3));
+      await jest.advanceTimersByTimeAsync(100);
+      const askedInA = last().sent.at(-1);
+
+      // Act: a live frame of epoch B overtakes the answer for A
+      last().receive(messageIn(EPOCH_B, 1, 'b1'));
+      last().receive(historyIn(EPOCH_A, [2, 3], 3));
+      const askedInB = last().sent.at(-1);
+      last().receive(historyIn(EPOCH_B, [1, 2], 2));
+
+      // Assess
+      expect(askedInA).toEqual({ action: 'resume', afterSeq: 1, epoch: EPOCH_A });
+      expect(askedInB).toEqual({ action: 'resume', afterSeq: 1, epoch: EPOCH_B });
+      expect(historyReset).toHaveBeenCalledTimes(1);
+      expect(received.map((m) => [m.seq, m.text])).toEqual([
+        [1, 'm1'],
+        [1, 'b1'],
+        [2, 'm2'],
+      ]);
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 2]);
+    });
+
+    it('still detects a restart below its cursor when the cursor has no epoch', async () => {
+      // Prepare: a cursor kept without an epoch (older app), a server with epochs
+      const { client, received } = setup({ lastSeq: 40 });
+      const reset = jest.fn();
+      const historyReset = jest.fn();
+      client.on('reset', reset);
+      client.on('historyReset', historyReset);
+      void client.connect();
+      last().open();
+
+      // Act
+      last().receive(historyIn(EPOCH_A, [], 2));
+      const again = last().sent.at(-1);
+      last().receive(historyIn(EPOCH_A, [1, 2], 2));
+
+      // Assess
+      expect(last().sent[0]).toEqual({ action: 'resume', afterSeq: 40 });
+      expect(reset).toHaveBeenCalledWith({ previousSeq: 40, lastSeq: 2 });
+      expect(historyReset).not.toHaveBeenCalled();
+      expect(again).toEqual({ action: 'resume', afterSeq: 0, epoch: EPOCH_A });
+      expect(received.map((m) => m.seq)).toEqual([1, 2]);
+      expect(client.epoch).toBe(EPOCH_A);
+    });
+
+    it('does not take live messages that overtook the answer for a restart', async () => {
+      // Prepare
+      const { client, received } = setup();
+      const reset = jest.fn();
+      client.on('reset', reset);
+      void client.connect();
+      last().open();
+      last().receive(historyIn(EPOCH_A, [1, 2], 2));
+      last().drop();
+      await jest.advanceTimersByTimeAsync(500);
+      last().open();
+
+      // Act: seq 3 and 4 arrive live before the answer to resume(afterSeq 2), which the server computed earlier
+      last().receive(messageIn(EPOCH_A, 3));
+      last().receive(messageIn(EPOCH_A, 4));
+      last().receive(historyIn(EPOCH_A, [3], 3));
+
+      // Assess
+      expect(reset).not.toHaveBeenCalled();
+      expect(received.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+      expect(client.lastSeq).toBe(4);
+    });
+  });
+
   describe('Method: send', () => {
     it('resolves on the ack and places the own message in the sequence', async () => {
       // Prepare
@@ -272,6 +488,117 @@ describe('Class: ClassroomClient', () => {
         expect.objectContaining({ name: 'ServerError', code: 'rate_limited' }),
       );
       await expect(sent).rejects.toBeInstanceOf(ServerError);
+    });
+
+    it('resends the same frame after unavailable, after a jittered delay, and resolves on the ack', async () => {
+      // Prepare
+      const { client, received } = setup();
+      void client.connect();
+      last().open();
+      last().receive(historyIn(EPOCH_A, [], 0));
+      const sent = client.send('chat', { text: 'durable' }, { clientMsgId: 'c1' });
+      const first = last().sent.at(-1);
+
+      // Act: random() is 0.5, so the delays are 125 ms, then 250 ms
+      last().receive({ type: 'error', code: 'unavailable', message: 'not durable', clientMsgId: 'c1' });
+      await jest.advanceTimersByTimeAsync(124);
+      const early = last().sent.length;
+      await jest.advanceTimersByTimeAsync(1);
+      last().receive({ type: 'error', code: 'unavailable', message: 'not durable', clientMsgId: 'c1' });
+      await jest.advanceTimersByTimeAsync(250);
+      last().receive({ type: 'ack', clientMsgId: 'c1', epoch: EPOCH_A, seq: 1, id: 'x' });
+
+      // Assess
+      await expect(sent).resolves.toEqual({ clientMsgId: 'c1', seq: 1, id: 'x' });
+      const sends = last().sent.filter((f) => f.action === 'sendMessage');
+      expect(early).toBe(3);
+      expect(sends).toEqual([first, first, first]);
+      expect(first).toMatchObject({ clientMsgId: 'c1', data: { text: 'durable' } });
+      expect(received).toEqual([{ seq: 1, text: 'durable', source: 'self' }]);
+    });
+
+    it('rejects with an UnavailableError when every attempt is refused', async () => {
+      // Prepare
+      const { client, errors } = setup({ unavailableRetries: 2 });
+      void client.connect();
+      last().open();
+      const sent = client.send('chat', { text: 'x' }, { clientMsgId: 'c1' });
+      const assertion = expect(sent).rejects.toBeInstanceOf(UnavailableError);
+
+      // Act
+      for (let attempt = 0; attempt < 3; attempt++) {
+        last().receive({ type: 'error', code: 'unavailable', message: 'cache full', clientMsgId: 'c1' });
+        await jest.advanceTimersByTimeAsync(1000); // past the jittered delay (125 ms, then 250 ms)
+      }
+
+      // Assess
+      await assertion;
+      await expect(sent).rejects.toMatchObject({
+        name: 'UnavailableError',
+        code: 'unavailable',
+        clientMsgId: 'c1',
+        attempts: 3,
+        message: expect.stringContaining('cache full'),
+      });
+      await expect(sent).rejects.toBeInstanceOf(ServerError);
+      expect(last().sent.filter((f) => f.action === 'sendMessage')).toHaveLength(3);
+      expect(client.pendingSends).toBe(0);
+      expect(errors).toEqual([]);
+    });
+
+    it('rejects with its timeout when the resends do not get an ack in time, and stops resending', async () => {
+      // Prepare
+      const { client } = setup({ unavailableRetryBaseMs: 4000, unavailableRetryMaxMs: 4000 });
+      void client.connect();
+      last().open();
+      const sent = client.send('chat', {}, { clientMsgId: 'c1', timeoutMs: 1000 });
+      const assertion = expect(sent).rejects.toBeInstanceOf(SendTimeoutError);
+
+      // Act: the resend would go after 2 s
+      last().receive({ type: 'error', code: 'unavailable', message: 'failover', clientMsgId: 'c1' });
+      await jest.advanceTimersByTimeAsync(5000);
+
+      // Assess
+      await assertion;
+      expect(last().sent.filter((f) => f.action === 'sendMessage')).toHaveLength(1);
+    });
+
+    it('sends a resend waiting after unavailable at once on a new socket', async () => {
+      // Prepare
+      const { client } = setup({ unavailableRetryBaseMs: 4000, unavailableRetryMaxMs: 4000 });
+      void client.connect();
+      last().open();
+      const sent = client.send('chat', { text: 'again' }, { clientMsgId: 'c1' });
+      last().receive({ type: 'error', code: 'unavailable', message: 'failover', clientMsgId: 'c1' });
+
+      // Act
+      last().drop();
+      await jest.advanceTimersByTimeAsync(500);
+      last().open();
+      const onNewSocket = last().actions();
+      await jest.advanceTimersByTimeAsync(5000);
+      const afterTheDelay = last().actions();
+      last().receive({ type: 'ack', clientMsgId: 'c1', seq: 1, id: 'x' });
+
+      // Assess
+      expect(onNewSocket).toEqual(['resume', 'presence', 'sendMessage']);
+      expect(afterTheDelay).toEqual(['resume', 'presence', 'sendMessage']);
+      await expect(sent).resolves.toMatchObject({ clientMsgId: 'c1', seq: 1 });
+    });
+
+    it('rejects a transient send on unavailable at once (transient messages are never resent)', async () => {
+      // Prepare
+      const { client } = setup();
+      void client.connect();
+      last().open();
+
+      // Act
+      const sent = client.send('cursor', { x: 1 }, { transient: true, clientMsgId: 't1' });
+      last().receive({ type: 'error', code: 'unavailable', message: 'failover', clientMsgId: 't1' });
+
+      // Assess
+      await expect(sent).rejects.toMatchObject({ name: 'ServerError', code: 'unavailable' });
+      expect(last().sent.filter((f) => f.action === 'sendMessage')).toHaveLength(1);
     });
 
     it('rejects after its timeout', async () => {
