@@ -1,6 +1,8 @@
 /**
  * The demo classroom: join as teacher or student with a local dev token, chat, draw on a shared
  * whiteboard, see who is here, and (teacher) end the class. Everything goes through the Client SDK.
+ * The room's history epoch is kept per room in sessionStorage, so that coming back to a room whose
+ * history was reset meanwhile (the class ended and a new one began, or its state expired) says so.
  */
 import {
   ClassroomClient,
@@ -43,6 +45,9 @@ const view = {
   presence: $('presence'),
   presenceCount: $('presence-count'),
   chat: $('chat'),
+  epoch: $('epoch'),
+  historyReset: $('history-reset'),
+  historyResetDismiss: $<HTMLButtonElement>('history-reset-dismiss'),
   chatForm: $<HTMLFormElement>('chat-form'),
   chatInput: $<HTMLInputElement>('chat-input'),
   board: $<HTMLCanvasElement>('board'),
@@ -97,11 +102,21 @@ async function join(event: SubmitEvent): Promise<void> {
   enterClass(first);
 }
 
+/** Where the page keeps the last epoch it saw of a room. */
+const epochKey = (classRoomId: string) => `classroom.epoch.${classRoomId}`;
+
+function storedEpoch(classRoomId: string): number | undefined {
+  const epoch = Number(sessionStorage.getItem(epochKey(classRoomId)));
+  return Number.isSafeInteger(epoch) && epoch > 0 ? epoch : undefined;
+}
+
 function enterClass(session: DevToken): void {
   const c = new ClassroomClient({
     url: session.url,
     classRoomId: session.classRoomId,
     token: session.token,
+    // The whole history (the chat starts empty), in the epoch last seen here: a new one is a reset.
+    epoch: storedEpoch(session.classRoomId),
     // A fresh token before every reconnect (the same user).
     getToken: async () =>
       (
@@ -117,6 +132,7 @@ function enterClass(session: DevToken): void {
 
   view.join.hidden = true;
   view.ended.hidden = true;
+  view.historyReset.hidden = true;
   view.classroom.hidden = false;
   view.session.hidden = false;
   view.roomLabel.textContent = `Classroom ${session.classRoomId}`;
@@ -124,6 +140,7 @@ function enterClass(session: DevToken): void {
   view.endClass.hidden = session.role !== 'teacher';
   view.chat.replaceChildren();
   view.presence.replaceChildren();
+  showEpoch(c);
 
   const board = new Whiteboard(view.board, (segment) => strokes.push(segment));
   const strokes = c.coalesce<StrokeSegment>('whiteboard', { merge: mergeStrokes, windowMs: 50 });
@@ -135,7 +152,10 @@ function enterClass(session: DevToken): void {
       swatch.classList.toggle('active', swatch.dataset.color === color);
     });
   };
-  (view.toolbar.querySelector('.swatch') as HTMLElement).classList.add('active');
+  // A new board draws in the first colour: only its swatch is active (also after leaving and rejoining).
+  view.toolbar.querySelectorAll<HTMLElement>('.swatch').forEach((swatch, index) => {
+    swatch.classList.toggle('active', index === 0);
+  });
 
   c.on('state', ({ state }) => {
     view.state.textContent = state;
@@ -143,6 +163,7 @@ function enterClass(session: DevToken): void {
   });
   c.on('message', (message, { source }) => {
     if (message.seq !== undefined) view.boardInfo.textContent = `message #${c.lastSeq}`;
+    showEpoch(c);
     if (message.kind === 'chat') addChat(message as RoomMessage<ChatData>, source);
     // Own strokes are on the board already; everyone else's (and ours from history, after a reload) are drawn.
     if (message.kind === 'whiteboard' && source !== 'self') {
@@ -151,11 +172,21 @@ function enterClass(session: DevToken): void {
   });
   c.on('synced', ({ lastSeq, complete }) => {
     view.boardInfo.textContent = `in sync at message #${lastSeq}${complete ? '' : ' (older history expired)'}`;
+    showEpoch(c);
   });
-  c.on('reset', () => {
+  // The room's history restarted (a new epoch; `reset` from a server without epochs): what is shown is
+  // gone from the room, and the new history follows from its first message.
+  const historyWasReset = () => {
     view.chat.replaceChildren();
     board.clear();
-  });
+    view.historyReset.hidden = false;
+    showEpoch(c);
+  };
+  c.on('historyReset', historyWasReset);
+  c.on('reset', historyWasReset);
+  view.historyResetDismiss.onclick = () => {
+    view.historyReset.hidden = true;
+  };
   c.on('presence', ({ members }) => renderPresence(members));
   c.on('classEnded', ({ by }) => {
     view.endedBy.textContent = `${by.name} ended the class.`;
@@ -185,7 +216,19 @@ function leave(): void {
   view.classroom.hidden = true;
   view.session.hidden = true;
   view.ended.hidden = true;
+  view.historyReset.hidden = true;
   view.join.hidden = false;
+}
+
+/** The epoch, small and muted beside the chat's title (its last digits; all of it in the tooltip). */
+function showEpoch(c: ClassroomClient): void {
+  const epoch = c.epoch;
+  view.epoch.hidden = epoch === undefined;
+  if (epoch === undefined || view.epoch.dataset.epoch === String(epoch)) return;
+  view.epoch.dataset.epoch = String(epoch);
+  view.epoch.textContent = `epoch …${String(epoch).slice(-6)}`;
+  view.epoch.title = `History epoch ${epoch}: it changes when the class history is reset`;
+  sessionStorage.setItem(epochKey(c.classRoomId), String(epoch));
 }
 
 function addChat(message: RoomMessage<ChatData>, source: string): void {
