@@ -151,7 +151,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
       .then((result) => {
         if (result.status !== 'ok') throw new Error(`append: ${result.status}`);
         return {
-          frame: parts.withSeq(result.seq),
+          frame: result.frame as string,
           recipients: result.recipients.filter((id) => id !== caller.connectionId),
         };
       });
@@ -455,7 +455,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
           s.pages = found.pages;
           await broadcaster.send(
             found.ids.filter((id) => id !== caller.connectionId),
-            parts.withSeq(seq),
+            parts.withSeq(1, seq),
           );
         });
         if (keep) {
@@ -609,7 +609,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
       senderConnectionId: writer.connectionId,
       rateLimited: false,
     });
-    frameBytes += Buffer.byteLength(parts.withSeq(r.seq));
+    frameBytes += Buffer.byteLength(parts.withSeq(r.epoch, r.seq));
   }
   const logKey = shared.roomKeys(writer.classRoomId).log;
   const logBytes = Number(await setupRedis.call('MEMORY', 'USAGE', logKey, 'SAMPLES', '0'));

@@ -13,6 +13,7 @@ import {
   fitsInFrame,
   flushMetrics,
   getString,
+  isValidRoomId,
   logger,
   MAX_DATA_DEPTH,
   MAX_KIND_LENGTH,
@@ -20,8 +21,10 @@ import {
   messageParts,
   nestedDeeperThan,
   processPartialResponse,
+  publishDedupeSeconds,
   roomStore,
   type ServerFrame,
+  StoreUnavailableError,
   SYSTEM_SENDER,
 } from '@classroom/shared';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -30,9 +33,17 @@ const processor = new BatchProcessor(EventType.SQS);
 // The publish path has no WebSocket request: the management endpoint must come from configuration.
 const endpoint = getString('MANAGEMENT_ENDPOINT');
 const endpointStage = { requestContext: { domainName: '', stage: '' } };
+// A record is remembered for the queue's whole redelivery window, from the queue's own settings.
+const dedupeTtlSeconds = publishDedupeSeconds();
+
+/** Why a record failed, in the SPEC's error codes (logged; the record goes back to SQS, then the DLQ). */
+export type PublishErrorCode = 'bad_request' | 'too_large' | 'unavailable' | 'internal';
 
 export class PublishError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: PublishErrorCode = 'bad_request',
+  ) {
     super(message);
     this.name = 'PublishError';
   }
@@ -55,8 +66,8 @@ export function parsePublish(body: string): PublishRequest {
   const v = value as Record<string, unknown>;
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new PublishError('body must be an object');
-  if (typeof v.classRoomId !== 'string' || v.classRoomId.length === 0)
-    throw new PublishError('classRoomId is required');
+  if (!isValidRoomId(v.classRoomId))
+    throw new PublishError('classRoomId must be 1 to 128 characters of A-Z a-z 0-9 _ - . :');
   if (typeof v.kind !== 'string' || v.kind.length < 1 || v.kind.length > MAX_KIND_LENGTH) {
     throw new PublishError(`kind must be a string of 1 to ${MAX_KIND_LENGTH} characters`);
   }
@@ -88,7 +99,7 @@ async function publish(record: SQSRecord): Promise<void> {
       sentAt: Date.now(),
     };
     const result = await fanout(store, broadcaster, request.classRoomId, targets, JSON.stringify(frame));
-    if (result.failed.length > 0) throw new PublishError('direct delivery failed');
+    if (result.failed.length > 0) throw new PublishError('direct delivery failed', 'internal');
     return;
   }
   const parts = messageParts({
@@ -97,23 +108,31 @@ async function publish(record: SQSRecord): Promise<void> {
     kind: request.kind,
     data: request.data,
   });
-  if (!fitsInFrame(parts)) throw new PublishError('message too large to deliver (too_large)');
-  const result = await store.append({
-    roomId: request.classRoomId,
-    id: parts.id,
-    head: parts.head,
-    tail: parts.tail,
-    transient: false,
-    dedupe: { scope: 'system', key: record.messageId },
-    rateLimited: false,
-  });
+  if (!fitsInFrame(parts)) throw new PublishError('message too large to deliver', 'too_large');
+  const result = await store.append(
+    {
+      roomId: request.classRoomId,
+      id: parts.id,
+      head: parts.head,
+      tail: parts.tail,
+      transient: false,
+      dedupe: { scope: 'system', key: record.messageId },
+      rateLimited: false,
+    },
+    { dedupeTtlSeconds },
+  );
   if (result.status === 'duplicate') {
     count(Metric.MessagesDuplicate);
     return;
   }
+  if (result.status === 'unavailable') {
+    // Not confirmed by the replicas: a batch item failure, so SQS redelivers and the retry completes it.
+    count(Metric.MessagesUnavailable);
+    throw new PublishError('not confirmed by the replicas in time', 'unavailable');
+  }
   count(Metric.MessagesAccepted);
   // Stored with its seq: a member whose delivery fails sees the gap and resumes, so no retry of the record.
-  await fanout(store, broadcaster, request.classRoomId, result.recipients, parts.withSeq(result.seq));
+  if (result.frame) await fanout(store, broadcaster, request.classRoomId, result.recipients, result.frame);
 }
 
 async function recordHandler(record: SQSRecord): Promise<void> {
@@ -121,7 +140,13 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     await publish(record);
   } catch (error) {
     count(Metric.PublishFailures);
-    logger.error('publish failed', { messageId: record.messageId, error: error as Error });
+    const code =
+      error instanceof PublishError
+        ? error.code
+        : error instanceof StoreUnavailableError
+          ? 'unavailable'
+          : 'internal';
+    logger.error('publish failed', { messageId: record.messageId, code, error: error as Error });
     throw error;
   }
 }
@@ -130,7 +155,12 @@ export async function handler(event: SQSEvent, lambdaContext: Context): Promise<
   context = lambdaContext;
   logger.addContext(lambdaContext);
   try {
-    return await processPartialResponse(event, recordHandler, processor, { context: lambdaContext });
+    // A batch whose every record failed is answered like any other (each record listed), not thrown:
+    // SQS retries exactly the same records either way, and the response says which.
+    return await processPartialResponse(event, recordHandler, processor, {
+      context: lambdaContext,
+      throwOnFullBatchFailure: false,
+    });
   } finally {
     flushMetrics();
   }

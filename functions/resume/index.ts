@@ -1,10 +1,17 @@
-/** `resume`: the room's stored messages after `afterSeq`, in order, in `history` frames under 128 KB. */
+/**
+ * `resume`: the room's stored messages after `afterSeq` (of `epoch`), in order, read from the store one
+ * bounded page at a time, each page one `history` frame under 128 KB. A single page is the route
+ * response; more are posted in order to this connection, the next page read before the current one is
+ * sent (so the last one can say `done`), never more than two pages in memory.
+ */
 import {
   Action,
   broadcasterFor,
   callerOf,
   count,
-  historyFrames,
+  type HistoryPage,
+  historyFrame,
+  historyPageBytes,
   Metric,
   noReply,
   parseBody,
@@ -22,11 +29,35 @@ export const handler = route(Action.Resume, async (event, context) => {
   if (!request.ok) return reply(request.error);
 
   const store = await roomStore();
-  const history = await store.history(caller.classRoomId, request.value.afterSeq);
-  const frames = historyFrames(caller.classRoomId, history.messages, history.lastSeq, history.complete);
-  if (frames.length === 1) return { statusCode: 200, body: frames[0] as string };
-  // Several pages: posted in order to this connection; the route response stays empty.
-  const outcome = await broadcasterFor(event, context).sendSequence(caller.connectionId, frames);
-  if (outcome !== 'delivered') count(Metric.FailedDeliveries);
+  const roomId = caller.classRoomId;
+  const maxBytes = historyPageBytes(roomId);
+  const first = await store.historyPage(roomId, { ...request.value, maxBytes });
+  // `complete` is about the start of what was asked: the first page of each epoch says it.
+  const frameOf = (page: HistoryPage, done: boolean) =>
+    historyFrame(
+      {
+        classRoomId: roomId,
+        epoch: page.epoch,
+        lastSeq: page.lastSeq,
+        done,
+        complete: page.epoch === first.epoch ? first.complete : page.complete,
+      },
+      page.messages,
+    );
+  if (!first.more) return { statusCode: 200, body: frameOf(first, true) };
+
+  const broadcaster = broadcasterFor(event, context);
+  let page: HistoryPage | undefined = first;
+  while (page) {
+    const next: HistoryPage | undefined = page.more
+      ? await store.historyPage(roomId, { afterSeq: page.nextAfterSeq, epoch: page.epoch, maxBytes })
+      : undefined;
+    const outcome = await broadcaster.sendSequence(caller.connectionId, [frameOf(page, next === undefined)]);
+    if (outcome !== 'delivered') {
+      count(Metric.FailedDeliveries);
+      break;
+    }
+    page = next;
+  }
   return noReply;
 });

@@ -1,6 +1,7 @@
 /**
- * `sendMessage`: validate, then one Redis round trip (rate limit, dedupe, seq, store, trim, recipients),
- * then fan-out to every other member and an `ack` to the sender (as the route response).
+ * `sendMessage`: validate, then one Redis round trip (rate limit, dedupe, epoch, seq, store, trim,
+ * recipients, and the replicas' confirmation), then fan-out to every other member and an `ack` to the
+ * sender (as the route response). Nothing is delivered or acknowledged before the write is confirmed.
  */
 import {
   Action,
@@ -53,24 +54,28 @@ export const handler = route(Action.SendMessage, async (event, context) => {
     dedupe: clientMsgId ? { scope: caller.member.userId, key: clientMsgId } : undefined,
     rateLimited: true,
   });
+  const { epoch, seq, id } = result;
   switch (result.status) {
     case 'rate_limited':
       count(Metric.MessagesRateLimited);
       return fail(ErrorCode.RateLimited, 'Too many messages, slow down');
     case 'not_member':
       return fail(ErrorCode.Forbidden, 'This connection is no longer in the classroom');
+    case 'unavailable':
+      count(Metric.MessagesUnavailable);
+      return fail(ErrorCode.Unavailable, 'Not accepted: could not be stored durably in time, please resend');
     case 'duplicate':
       count(Metric.MessagesDuplicate);
-      return reply({ type: 'ack', clientMsgId: clientMsgId as string, seq: result.seq, id: result.id });
+      return reply({ type: 'ack', clientMsgId: clientMsgId as string, epoch, seq, id });
   }
   count(Metric.MessagesAccepted);
-  const frame = request.value.transient ? parts.withoutSeq() : parts.withSeq(result.seq);
-  const recipients = result.recipients.filter((id) => id !== caller.connectionId);
-  await fanout(store, broadcasterFor(event, context), caller.classRoomId, recipients, frame);
+  const frame = request.value.transient ? parts.withoutSeq(epoch) : result.frame;
+  const recipients = result.recipients.filter((connectionId) => connectionId !== caller.connectionId);
+  if (frame) await fanout(store, broadcasterFor(event, context), caller.classRoomId, recipients, frame);
   if (!clientMsgId) return noReply;
   return reply(
     request.value.transient
-      ? { type: 'ack', clientMsgId, id: result.id }
-      : { type: 'ack', clientMsgId, seq: result.seq, id: result.id },
+      ? { type: 'ack', clientMsgId, epoch, id }
+      : { type: 'ack', clientMsgId, epoch, seq, id },
   );
 });

@@ -1,6 +1,13 @@
+import { join } from 'node:path';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { loadTemplate } from '../../local/template';
 import { lambdaContext } from '../support/events';
 import { Harness } from '../support/harness';
+
+// The publish function's environment and its queue, as template.yaml defines them.
+const template = loadTemplate(join(__dirname, '../../template.yaml'));
+const publishEnv = template.functions.get('PublishFunction')?.environment ?? {};
+const queue = template.queues.get('PublishQueue')?.properties ?? {};
 
 const h = new Harness();
 type Publish = (
@@ -9,7 +16,10 @@ type Publish = (
 ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 let publish: Publish;
 beforeAll(async () => {
-  await h.start();
+  await h.start({
+    PUBLISH_VISIBILITY_TIMEOUT_SECONDS: publishEnv.PUBLISH_VISIBILITY_TIMEOUT_SECONDS ?? '',
+    PUBLISH_MAX_RECEIVES: publishEnv.PUBLISH_MAX_RECEIVES ?? '',
+  });
   publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
 });
 afterAll(() => h.stop());
@@ -81,7 +91,25 @@ describe('Function: publish (SQS)', () => {
     await publish({ Records: [once] }, lambdaContext('publish'));
     // Assess
     expect(h.api.framesTo(ann.connectionId)).toHaveLength(1);
-    expect(await h.redis.get(`room:{${room}}:seq`)).toBe('1');
+    expect(await h.redis.hget(`room:{${room}}:state`, 'seq')).toBe('1');
+  });
+
+  it("remembers a publish for the queue's whole redelivery window, from the template's queue settings", async () => {
+    // Prepare
+    const room = h.room();
+    await h.join(h.caller(room, 'ann'));
+    const once = record({ classRoomId: room, kind: 'notice', data: 'once' });
+    const visibility = Number(queue.VisibilityTimeout);
+    const receives = Number(
+      (queue.RedrivePolicy as { maxReceiveCount?: unknown } | undefined)?.maxReceiveCount,
+    );
+    // Act
+    await publish({ Records: [once] }, lambdaContext('publish'));
+    // Assess
+    expect(visibility * receives).toBeGreaterThanOrEqual(180 * 5);
+    const ttl = await h.redis.ttl(`room:{${room}}:dedupe:system:${once.messageId}`);
+    expect(ttl).toBeGreaterThanOrEqual(visibility * receives);
+    expect(ttl).toBeLessThanOrEqual(visibility * receives + 60);
   });
 
   it('reports only the bad records as batch item failures', async () => {
@@ -95,6 +123,8 @@ describe('Function: publish (SQS)', () => {
       record({ classRoomId: room, kind: '', data: 1 }),
       record({ classRoomId: room, kind: 'notice' }),
       record({ classRoomId: room, kind: 'notice', data: 'x'.repeat(140_000) }),
+      record({ classRoomId: `}${room}`, kind: 'notice', data: 1 }),
+      record({ classRoomId: 'room with spaces', kind: 'notice', data: 1 }),
     ];
     // Act
     const result = await publish(

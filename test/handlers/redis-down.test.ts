@@ -1,4 +1,7 @@
-/** A dead Redis fails a request in about a second with an `internal` frame, not at the Lambda timeout. */
+/**
+ * A dead Redis fails a request in about a second with an `unavailable` frame (nothing was acknowledged:
+ * resend with the same clientMsgId), not at the Lambda timeout.
+ */
 import { closeRedis } from '@classroom/shared';
 import { Harness } from '../support/harness';
 import { freePort } from '../support/redis-server';
@@ -12,7 +15,7 @@ beforeAll(async () => {
 afterAll(() => h.stop());
 
 describe('Redis unavailable', () => {
-  it('answers sendMessage with an internal error frame within about a second', async () => {
+  it('answers sendMessage with an unavailable error frame naming the message, within about a second', async () => {
     // Prepare
     const caller = h.caller(h.room(), 'ann');
     const started = Date.now();
@@ -27,9 +30,10 @@ describe('Redis unavailable', () => {
     const elapsed = Date.now() - started;
     expect(answer).toEqual({
       type: 'error',
-      code: 'internal',
+      code: 'unavailable',
       message: expect.any(String),
       action: 'sendMessage',
+      clientMsgId: 'z',
     });
     expect(elapsed).toBeLessThan(3000);
   });

@@ -99,6 +99,7 @@ describe('Route: resume', () => {
     expect(fromStart).toMatchObject({
       type: 'history',
       classRoomId: room,
+      epoch: expect.any(Number),
       lastSeq: 8,
       done: true,
       complete: false,
@@ -111,6 +112,7 @@ describe('Route: resume', () => {
     expect(upToDate).toEqual({
       type: 'history',
       classRoomId: room,
+      epoch: fromStart?.epoch,
       lastSeq: 8,
       done: true,
       complete: true,

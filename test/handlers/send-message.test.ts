@@ -59,12 +59,20 @@ describe('Route: sendMessage', () => {
       clientMsgId: 'c1',
     });
     // Assess
-    expect(ack).toEqual({ type: 'ack', clientMsgId: 'c1', seq: 1, id: expect.any(String) });
+    expect(ack).toEqual({
+      type: 'ack',
+      clientMsgId: 'c1',
+      epoch: expect.any(Number),
+      seq: 1,
+      id: expect.any(String),
+    });
+    expect(Number.isSafeInteger(ack?.epoch)).toBe(true);
     for (const member of [ann, bob]) {
       expect(h.api.framesTo(member.connectionId)).toEqual([
         {
           type: 'message',
           classRoomId: room,
+          epoch: ack?.epoch,
           seq: 1,
           id: ack?.id,
           from: { userId: 'teacher', name: 'TEACHER', role: 'teacher' },
@@ -127,9 +135,14 @@ describe('Route: sendMessage', () => {
       clientMsgId: 't1',
     });
     // Assess
-    expect(ack).toEqual({ type: 'ack', clientMsgId: 't1', id: expect.any(String) });
+    expect(ack).toEqual({
+      type: 'ack',
+      clientMsgId: 't1',
+      epoch: expect.any(Number),
+      id: expect.any(String),
+    });
     const [frame] = h.api.framesTo(bob.connectionId);
-    expect(frame).toMatchObject({ type: 'message', kind: 'cursor', data: { x: 1, y: 2 } });
+    expect(frame).toMatchObject({ type: 'message', kind: 'cursor', data: { x: 1, y: 2 }, epoch: ack?.epoch });
     expect(frame).not.toHaveProperty('seq');
     expect(await h.redis.exists(`room:{${room}}:log`)).toBe(0);
   });
@@ -144,7 +157,7 @@ describe('Route: sendMessage', () => {
     // Assess
     const scores = await h.redis.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES');
     expect(scores.filter((_, i) => i % 2 === 1)).toEqual(['4', '5', '6', '7', '8']);
-    for (const key of ['seq', 'log', 'members', 'info']) {
+    for (const key of ['state', 'log', 'members', 'info']) {
       const ttl = await h.redis.ttl(`room:{${room}}:${key}`);
       expect(ttl).toBeGreaterThan(86_000);
     }
@@ -177,7 +190,7 @@ describe('Route: sendMessage', () => {
       clientMsgId: expect.stringMatching(/^f\d+$/),
     });
     const acked = answers.filter((a) => a?.type === 'ack').length;
-    expect(Number(await h.redis.get(`room:{${room}}:seq`))).toBe(acked);
+    expect(Number(await h.redis.hget(`room:{${room}}:state`, 'seq'))).toBe(acked);
   });
 
   it.each([
@@ -220,7 +233,7 @@ describe('Route: sendMessage', () => {
     expect(answer).toMatchObject({ type: 'error', code, message: expect.any(String) });
     expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts|Error:/);
     expect(h.api.framesTo(bob.connectionId)).toEqual([]);
-    expect(await h.redis.exists(`room:{${room}}:seq`)).toBe(0);
+    expect(await h.redis.exists(`room:{${room}}:state`)).toBe(0);
   });
 
   it('refuses a connection that is no longer in the room (class ended)', async () => {
@@ -233,6 +246,6 @@ describe('Route: sendMessage', () => {
     const answer = await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: 'late' });
     // Assess
     expect(answer).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(await h.redis.exists(`room:{${room}}:seq`)).toBe(0);
+    expect(await h.redis.exists(`room:{${room}}:state`)).toBe(0);
   });
 });

@@ -31,7 +31,8 @@ export class Harness {
   handlers!: Handlers;
 
   async start(env: Record<string, string> = {}): Promise<this> {
-    const url = process.env.TEST_REDIS_URL;
+    // A test file may bring its own Redis (REDIS_URL in env), e.g. a primary with a replica.
+    const url = env.REDIS_URL ?? process.env.TEST_REDIS_URL;
     if (!url) throw new Error('TEST_REDIS_URL is not set: run through the jest "handlers" project');
     const endpoint = await this.api.start();
     Object.assign(process.env, {

@@ -311,10 +311,18 @@ describe('Function: identityFromClaims', () => {
 });
 
 describe('Function: canJoin', () => {
-  const identity: Identity = { userId: 'u', name: 'U', role: 'student', rooms: ['room-1'] };
+  const odd = ['}r', 'r{x}', 'a b', 'r/1', 'é', 'x'.repeat(129), 'ok.room:1_-'];
+  const identity: Identity = { userId: 'u', name: 'U', role: 'student', rooms: ['room-1', ...odd] };
 
   it.each([
     ['a listed room', 'room-1', true],
+    ['a listed room of every allowed character class', 'ok.room:1_-', true],
+    ['a listed room starting with a closing brace (hash tag)', '}r', false],
+    ['a listed room with braces', 'r{x}', false],
+    ['a listed room with a space', 'a b', false],
+    ['a listed room with a slash', 'r/1', false],
+    ['a listed room with a non-ASCII letter', 'é', false],
+    ['a listed room of 129 characters', 'x'.repeat(129), false],
     ['another room', 'room-2', false],
     ['an empty room id', '', false],
     ['no room id', undefined, false],

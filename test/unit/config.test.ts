@@ -1,11 +1,13 @@
 import {
   authSettings,
   ConfigError,
+  durabilitySettings,
   getBoolean,
   getInteger,
   getOptionalString,
   getString,
   managementEndpoint,
+  publishDedupeSeconds,
   redisSettings,
   roomSettings,
 } from '../../layers/shared/src/config';
@@ -13,6 +15,11 @@ import {
 const VARIABLES = [
   'TEST_VALUE',
   'ROOM_HISTORY_LIMIT',
+  'ROOM_HISTORY_BYTES',
+  'MIN_REPLICA_ACKS',
+  'REPLICA_ACK_TIMEOUT_MS',
+  'PUBLISH_VISIBILITY_TIMEOUT_SECONDS',
+  'PUBLISH_MAX_RECEIVES',
   'ROOM_TTL_SECONDS',
   'CONNECTION_TTL_SECONDS',
   'RATE_LIMIT_PER_SECOND',
@@ -167,6 +174,7 @@ describe('Function: roomSettings', () => {
     // Assess
     expect(settings).toEqual({
       historyLimit: 1000,
+      historyBytes: 4 * 1024 * 1024,
       roomTtlSeconds: 86_400,
       connectionTtlSeconds: 7_500,
       ratePerSecond: 20,
@@ -178,6 +186,7 @@ describe('Function: roomSettings', () => {
     // Prepare
     Object.assign(process.env, {
       ROOM_HISTORY_LIMIT: '5',
+      ROOM_HISTORY_BYTES: '100000',
       ROOM_TTL_SECONDS: '3600',
       CONNECTION_TTL_SECONDS: '120',
       RATE_LIMIT_PER_SECOND: '2',
@@ -190,6 +199,7 @@ describe('Function: roomSettings', () => {
     // Assess
     expect(settings).toEqual({
       historyLimit: 5,
+      historyBytes: 100_000,
       roomTtlSeconds: 3600,
       connectionTtlSeconds: 120,
       ratePerSecond: 2,
@@ -204,6 +214,58 @@ describe('Function: roomSettings', () => {
     // Act & Assess
     expect(() => roomSettings()).toThrow(/ROOM_HISTORY_LIMIT/);
   });
+});
+
+describe('Function: durabilitySettings', () => {
+  it('confirms nothing by default (a local Redis has no replica)', () => {
+    // Prepare & Act & Assess
+    expect(durabilitySettings()).toEqual({ minReplicaAcks: 0, timeoutMs: 250 });
+  });
+
+  it('reads MIN_REPLICA_ACKS and REPLICA_ACK_TIMEOUT_MS', () => {
+    // Prepare
+    Object.assign(process.env, { MIN_REPLICA_ACKS: '2', REPLICA_ACK_TIMEOUT_MS: '400' });
+
+    // Act & Assess
+    expect(durabilitySettings()).toEqual({ minReplicaAcks: 2, timeoutMs: 400 });
+  });
+
+  it.each([
+    ['MIN_REPLICA_ACKS', '-1'],
+    ['MIN_REPLICA_ACKS', '6'],
+    ['REPLICA_ACK_TIMEOUT_MS', '0'],
+    ['REPLICA_ACK_TIMEOUT_MS', '501'],
+  ])('refuses %s=%s', (name, value) => {
+    // Prepare
+    process.env[name] = value;
+
+    // Act & Assess
+    expect(() => durabilitySettings()).toThrow(new RegExp(name));
+  });
+});
+
+describe('Function: publishDedupeSeconds', () => {
+  it('covers the queue redelivery window: visibility timeout x maximum receives, plus a minute', () => {
+    // Prepare
+    Object.assign(process.env, { PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '180', PUBLISH_MAX_RECEIVES: '5' });
+
+    // Act & Assess
+    expect(publishDedupeSeconds()).toBe(960);
+  });
+
+  it.each([['PUBLISH_VISIBILITY_TIMEOUT_SECONDS'], ['PUBLISH_MAX_RECEIVES']])(
+    'throws a ConfigError naming %s when it is missing (no second copy of the queue settings)',
+    (name) => {
+      // Prepare
+      Object.assign(process.env, { PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '30', PUBLISH_MAX_RECEIVES: '3' });
+      delete process.env[name];
+
+      // Act & Assess
+      expect(() => publishDedupeSeconds()).toThrow(
+        new ConfigError(`Environment variable ${name} is required but not set`),
+      );
+    },
+  );
 });
 
 describe('Function: authSettings', () => {

@@ -5,17 +5,18 @@ const from: Member = { userId: 'u1', name: 'Ann "the teacher"', role: 'teacher' 
 const newMessage = { classRoomId: 'room-1', from, kind: 'chat', data: { text: 'héllo ✓', n: [1, null] } };
 
 describe('Function: messageParts', () => {
-  it('builds the message frame of SPEC §4 with the seq in place', () => {
+  it('builds the message frame of SPEC §4 with the epoch and seq in place', () => {
     // Prepare
     const parts = messageParts(newMessage, 'id-1', 1_700_000_000_000);
 
     // Act
-    const frame = JSON.parse(parts.withSeq(42));
+    const frame = JSON.parse(parts.withSeq(1_764_664_818_123_456, 42));
 
     // Assess
     expect(frame).toEqual({
       type: 'message',
       classRoomId: 'room-1',
+      epoch: 1_764_664_818_123_456,
       seq: 42,
       id: 'id-1',
       from: { userId: 'u1', name: 'Ann "the teacher"', role: 'teacher' },
@@ -25,27 +26,27 @@ describe('Function: messageParts', () => {
     });
   });
 
-  it('builds a frame without seq for transient messages', () => {
+  it('builds a frame with the epoch and without seq for transient messages', () => {
     // Prepare
     const parts = messageParts(newMessage, 'id-1', 5);
 
     // Act
-    const frame = JSON.parse(parts.withoutSeq());
+    const frame = JSON.parse(parts.withoutSeq(3));
 
     // Assess
     expect('seq' in frame).toBe(false);
-    expect(frame).toEqual({ ...JSON.parse(parts.withSeq(1)), seq: undefined });
+    expect(frame).toEqual({ ...JSON.parse(parts.withSeq(3, 1)), seq: undefined });
   });
 
-  it('is head + seq + tail', () => {
+  it('is head + epoch + `,"seq":` + seq + tail, as the Lua script stores it', () => {
     // Prepare
     const parts = messageParts(newMessage);
 
     // Act
-    const frame = parts.withSeq(7);
+    const frame = parts.withSeq(9, 7);
 
     // Assess
-    expect(frame).toBe(`${parts.head}7${parts.tail}`);
+    expect(frame).toBe(`${parts.head}9,"seq":7${parts.tail}`);
   });
 
   it('copies only userId, name and role of the sender', () => {
@@ -53,7 +54,7 @@ describe('Function: messageParts', () => {
     const sender = { ...from, secret: 'x' } as Member;
 
     // Act
-    const frame = JSON.parse(messageParts({ ...newMessage, from: sender }).withSeq(1));
+    const frame = JSON.parse(messageParts({ ...newMessage, from: sender }).withSeq(1, 1));
 
     // Assess
     expect(frame.from).toEqual({ userId: 'u1', name: 'Ann "the teacher"', role: 'teacher' });
@@ -74,12 +75,12 @@ describe('Function: messageParts', () => {
     expect(a.sentAt).toBeLessThanOrEqual(Date.now());
   });
 
-  it.each([[1], [999_999], [Number.MAX_SAFE_INTEGER]])('bounds the frame size for seq %p', (seq) => {
+  it.each([[1], [999_999], [Number.MAX_SAFE_INTEGER]])('bounds the frame size for epoch and seq %p', (n) => {
     // Prepare
     const parts = messageParts(newMessage);
 
     // Act
-    const sizes = [Buffer.byteLength(parts.withSeq(seq)), Buffer.byteLength(parts.withoutSeq())];
+    const sizes = [Buffer.byteLength(parts.withSeq(n, n)), Buffer.byteLength(parts.withoutSeq(n))];
 
     // Assess
     for (const size of sizes) expect(parts.bytes).toBeGreaterThanOrEqual(size);

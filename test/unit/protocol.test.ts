@@ -1,6 +1,9 @@
+import { MAX_MESSAGE_FRAME_BYTES } from '../../layers/shared/src/message';
 import {
   ErrorCode,
-  historyFrames,
+  historyFrame,
+  historyPageBytes,
+  isValidRoomId,
   MAX_CLIENT_MSG_ID_LENGTH,
   MAX_KIND_LENGTH,
   MAX_OUTBOUND_FRAME_BYTES,
@@ -212,21 +215,69 @@ describe('Function: parseResume', () => {
       error: { ...badRequest('afterSeq must be an integer >= 0'), action: 'resume' },
     });
   });
+
+  it('accepts the epoch afterSeq belongs to', () => {
+    // Prepare & Act
+    const result = parseResume({ action: 'resume', afterSeq: 4, epoch: 1_764_664_818_123_456 });
+
+    // Assess
+    expect(result).toEqual({
+      ok: true,
+      value: { action: 'resume', afterSeq: 4, epoch: 1_764_664_818_123_456 },
+    });
+  });
+
+  it.each([
+    ['zero', 0],
+    ['negative', -5],
+    ['a float', 1.5],
+    ['a string', '17'],
+    ['null', null],
+    ['beyond a safe integer', 2 ** 60],
+  ])('returns bad_request when epoch is %s', (_case, epoch) => {
+    // Prepare & Act
+    const result = parseResume({ action: 'resume', afterSeq: 0, epoch });
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: { ...badRequest('epoch must be a positive integer'), action: 'resume' },
+    });
+  });
 });
 
-describe('Function: historyFrames', () => {
+describe('Function: isValidRoomId', () => {
+  it.each([
+    ['letters, digits and _ - . :', 'Math-7b_2026.q1:a', true],
+    ['one character', 'r', true],
+    ['128 characters', 'r'.repeat(128), true],
+    ['empty', '', false],
+    ['129 characters', 'r'.repeat(129), false],
+    ['a leading closing brace', '}r', false],
+    ['an opening brace', 'r{', false],
+    ['a space', 'r 1', false],
+    ['a non-ASCII letter', 'ré', false],
+    ['not a string', 42, false],
+  ])('answers for %s', (_case, value, expected) => {
+    // Prepare & Act & Assess
+    expect(isValidRoomId(value)).toBe(expected);
+  });
+});
+
+describe('Function: historyFrame', () => {
+  const header = { classRoomId: 'r1', epoch: 1_764_664_818_123_456, lastSeq: 3, done: true, complete: true };
   const stored = (seq: number, size: number) =>
     JSON.stringify({ type: 'message', classRoomId: 'r1', seq, id: `m${seq}`, data: 'x'.repeat(size) });
 
-  it('returns one done frame with no messages for an empty list', () => {
+  it('wraps no messages in a done frame with the epoch', () => {
     // Prepare & Act
-    const frames = historyFrames('r1', [], 0, true);
+    const frame = historyFrame({ ...header, lastSeq: 0 }, []);
 
     // Assess
-    expect(frames).toHaveLength(1);
-    expect(JSON.parse(frames[0] as string)).toEqual({
+    expect(JSON.parse(frame)).toEqual({
       type: 'history',
       classRoomId: 'r1',
+      epoch: 1_764_664_818_123_456,
       lastSeq: 0,
       done: true,
       complete: true,
@@ -234,62 +285,55 @@ describe('Function: historyFrames', () => {
     });
   });
 
-  it('splits messages into valid JSON frames under maxBytes, in order, only the last done', () => {
+  it('keeps the stored JSON of each message as it is, in order', () => {
     // Prepare
-    const maxBytes = 1000;
-    const messages = Array.from({ length: 40 }, (_, i) => stored(i + 1, 50 + (i % 7) * 20));
+    const messages = [stored(1, 3), stored(2, 4), stored(3, 5)];
 
     // Act
-    const frames = historyFrames('r1', messages, 40, false, maxBytes);
+    const frame = JSON.parse(historyFrame({ ...header, done: false, complete: false }, messages));
 
     // Assess
-    expect(frames.length).toBeGreaterThan(1);
-    const parsed = frames.map((frame) => {
-      expect(Buffer.byteLength(frame, 'utf8')).toBeLessThanOrEqual(maxBytes);
-      return JSON.parse(frame);
-    });
-    expect(parsed.map((f) => f.done)).toEqual([...Array(frames.length - 1).fill(false), true]);
-    expect(parsed.every((f) => f.complete === false && f.lastSeq === 40 && f.type === 'history')).toBe(true);
-    expect(parsed.flatMap((f) => f.messages.map((m: { seq: number }) => m.seq))).toEqual(
-      Array.from({ length: 40 }, (_, i) => i + 1),
-    );
-  });
-
-  it('counts multi-byte characters in bytes, not in string length', () => {
-    // Prepare
-    const maxBytes = 2000;
-    const messages = Array.from({ length: 20 }, (_, i) =>
-      JSON.stringify({ type: 'message', seq: i + 1, data: 'é'.repeat(100) }),
-    );
-
-    // Act
-    const frames = historyFrames('r1', messages, 20, true, maxBytes);
-
-    // Assess
-    for (const frame of frames) expect(Buffer.byteLength(frame, 'utf8')).toBeLessThanOrEqual(maxBytes);
-    expect(frames.flatMap((f) => JSON.parse(f).messages)).toHaveLength(20);
-  });
-
-  it('keeps frames under the 128 KB default with near-limit messages', () => {
-    // Prepare
-    const messages = [stored(1, 100_000), stored(2, 100_000), stored(3, 20_000)];
-
-    // Act
-    const frames = historyFrames('r1', messages, 3, true);
-
-    // Assess
-    expect(frames).toHaveLength(2);
-    for (const frame of frames) {
-      expect(Buffer.byteLength(frame, 'utf8')).toBeLessThanOrEqual(MAX_OUTBOUND_FRAME_BYTES);
-    }
-    expect(JSON.parse(frames[1] as string).messages.map((m: { seq: number }) => m.seq)).toEqual([2, 3]);
+    expect(frame.messages.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3]);
+    expect(frame.done).toBe(false);
+    expect(frame.complete).toBe(false);
   });
 
   it('escapes the room id in the frame envelope', () => {
     // Prepare & Act
-    const frames = historyFrames('r"1\\', [stored(1, 1)], 1, true);
+    const frame = historyFrame({ ...header, classRoomId: 'r"1\\' }, [stored(1, 1)]);
 
     // Assess
-    expect(JSON.parse(frames[0] as string).classRoomId).toBe('r"1\\');
+    expect(JSON.parse(frame).classRoomId).toBe('r"1\\');
+  });
+});
+
+describe('Function: historyPageBytes', () => {
+  it('leaves room for the widest envelope: a full page stays within the limit', () => {
+    // Prepare: a 128-character room id, the largest numbers, and messages filling the page
+    const classRoomId = 'r'.repeat(128);
+    const budget = historyPageBytes(classRoomId);
+    const message = JSON.stringify({ data: 'é'.repeat(1000) });
+    const messages: string[] = [];
+    let used = 0;
+    while (used + Buffer.byteLength(message) + 1 <= budget) {
+      messages.push(message);
+      used += Buffer.byteLength(message) + 1;
+    }
+
+    // Act
+    const frame = historyFrame(
+      {
+        classRoomId,
+        epoch: Number.MAX_SAFE_INTEGER,
+        lastSeq: Number.MAX_SAFE_INTEGER,
+        done: false,
+        complete: false,
+      },
+      messages,
+    );
+
+    // Assess
+    expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(MAX_OUTBOUND_FRAME_BYTES);
+    expect(budget).toBeGreaterThan(MAX_MESSAGE_FRAME_BYTES);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { AuthSettings } from './config';
-import { Role } from './protocol';
+import { isValidRoomId, Role } from './protocol';
 
 /** Tokens longer than this are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -80,5 +80,5 @@ export async function verifyToken(verify: Verifier, token: string | undefined): 
 }
 
 export function canJoin(identity: Identity, classRoomId: string | undefined): classRoomId is string {
-  return typeof classRoomId === 'string' && classRoomId.length > 0 && identity.rooms.includes(classRoomId);
+  return isValidRoomId(classRoomId) && identity.rooms.includes(classRoomId);
 }

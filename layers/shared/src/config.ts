@@ -24,11 +24,14 @@ export function getOptionalString(name: string): string | undefined {
 
 export function getInteger(
   name: string,
-  fallback: number,
+  fallback: number | undefined,
   { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
 ): number {
   const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') {
+    if (fallback !== undefined) return fallback;
+    throw new ConfigError(`Environment variable ${name} is required but not set`);
+  }
   // Decimal integers only: Number() alone would read "  " as 0 and accept "1e3" or "0x10".
   const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -47,9 +50,13 @@ export function getBoolean(name: string, fallback: boolean): boolean {
   throw new ConfigError(`Environment variable ${name} must be true or false, got "${raw}"`);
 }
 
+export const DEFAULT_ROOM_HISTORY_BYTES = 4 * 1024 * 1024;
+
 /** Settings of the room store and the rate limiter. */
 export interface RoomSettings {
   historyLimit: number;
+  /** Bytes of stored messages per room; the oldest go first when a new one would exceed it. */
+  historyBytes: number;
   roomTtlSeconds: number;
   connectionTtlSeconds: number;
   ratePerSecond: number;
@@ -59,11 +66,40 @@ export interface RoomSettings {
 export function roomSettings(): RoomSettings {
   return {
     historyLimit: getInteger('ROOM_HISTORY_LIMIT', 1000, { min: 1, max: 100_000 }),
+    historyBytes: getInteger('ROOM_HISTORY_BYTES', DEFAULT_ROOM_HISTORY_BYTES, { min: 65_536 }),
     roomTtlSeconds: getInteger('ROOM_TTL_SECONDS', 86_400, { min: 60 }),
     connectionTtlSeconds: getInteger('CONNECTION_TTL_SECONDS', 7_500, { min: 60 }),
     ratePerSecond: getInteger('RATE_LIMIT_PER_SECOND', 20, { min: 1, max: 10_000 }),
     rateBurst: getInteger('RATE_LIMIT_BURST', 40, { min: 1, max: 10_000 }),
   };
+}
+
+/**
+ * Replica-confirmed acks (SPEC §5): a stored message is broadcast and acknowledged only once
+ * `minReplicaAcks` replicas have confirmed it (Redis `WAIT`) within `timeoutMs`. 0 replicas: no `WAIT`.
+ */
+export interface DurabilitySettings {
+  minReplicaAcks: number;
+  timeoutMs: number;
+}
+
+export function durabilitySettings(): DurabilitySettings {
+  return {
+    minReplicaAcks: getInteger('MIN_REPLICA_ACKS', 0, { min: 0, max: 5 }),
+    timeoutMs: getInteger('REPLICA_ACK_TIMEOUT_MS', 250, { min: 1, max: 500 }),
+  };
+}
+
+/**
+ * How long a server publish is remembered by its SQS message id: the queue's whole redelivery window
+ * (visibility timeout x maximum receives, both passed from the template values the queue itself uses),
+ * plus a minute for the last attempt's own run.
+ */
+export function publishDedupeSeconds(): number {
+  // No defaults here: a second copy of the queue's settings is what let the window drift before.
+  const visibility = getInteger('PUBLISH_VISIBILITY_TIMEOUT_SECONDS', undefined, { min: 1, max: 43_200 });
+  const receives = getInteger('PUBLISH_MAX_RECEIVES', undefined, { min: 1, max: 1000 });
+  return visibility * receives + 60;
 }
 
 /** Where Redis is: a URL locally, host/port/TLS/auth secret on AWS. */

@@ -50,24 +50,60 @@ end
 `;
 
 /**
- * sendMessage in one round trip.
- * KEYS: seq, log, members, info, rate, dedupe, joining
- * ARGV: head, tail, transient, historyLimit, roomTtl, ratePerSecond, burst, dedupeTtl, id, useDedupe,
- *       senderConnectionId (empty for the server publish path)
- * Returns {status, seq, id, recipients}: status is ok, duplicate, rate_limited or not_member; the
- * recipients leave out connections still in their $connect.
+ * The room's epoch, created with its counter (HASH `state`: epoch, seq, bytes of the log) whenever the
+ * counter does not exist, or the log it counts was lost (seq > 0 and no log: evicted). A new epoch
+ * starts an empty log. The HSET comes first: Redis checks for a full memory at a script's first write
+ * only, and a refused HSET leaves the room as it was.
  */
-export const SEND_MESSAGE = `${NOW}${PRUNE}
-local sender = ARGV[11]
-prune(KEYS[3], KEYS[4], now)
-if sender ~= '' and not redis.call('ZSCORE', KEYS[3], sender) then
-  return {'not_member', 0, '', {}}
+const EPOCH = `
+local function room_epoch(sk, lk, ttl)
+  local st = redis.call('HMGET', sk, 'epoch', 'seq')
+  if st[1] and (tonumber(st[2]) == 0 or redis.call('EXISTS', lk) == 1) then return st[1] end
+  local t = redis.call('TIME')
+  local e = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('HSET', sk, 'epoch', e, 'seq', 0, 'bytes', 0)
+  redis.call('EXPIRE', sk, ttl)
+  redis.call('DEL', lk)
+  return e
 end
-if ARGV[10] == '1' then
+`;
+
+/**
+ * sendMessage in one round trip (pipelined with WAIT when acks need replicas).
+ * KEYS: state, log, members, info, rate, dedupe, joining
+ * ARGV: head, tail, transient, historyLimit, roomTtl, ratePerSecond, burst, dedupeTtl, id, useDedupe,
+ *       senderConnectionId (empty for the server publish path), historyBytes
+ * The stored frame is `head .. epoch .. ',"seq":' .. seq .. tail`. The dedupe entry is
+ * `epoch|seq|id|flag`; flag `u` marks a write whose replicas never confirmed it (MARK_UNCONFIRMED).
+ * Returns {status, seq, id, recipients, epoch, storedFrame}: status is ok, duplicate (already stored and
+ * completed), unconfirmed (stored, never confirmed: this call claims it and gets its frame to deliver),
+ * rate_limited or not_member. The recipients leave out connections still in their $connect.
+ */
+export const SEND_MESSAGE = `${NOW}${PRUNE}${EPOCH}
+local sender = ARGV[11]
+local ttl = tonumber(ARGV[5])
+if sender ~= '' then
+  local expiry = redis.call('ZSCORE', KEYS[3], sender)
+  if not expiry or tonumber(expiry) <= now then return {'not_member', 0, '', {}, '0', ''} end
+end
+local epoch = room_epoch(KEYS[1], KEYS[2], ttl)
+local dedupe = ARGV[10] == '1'
+if dedupe then
   local seen = redis.call('GET', KEYS[6])
-  if seen then
-    local bar = string.find(seen, '|', 1, true)
-    return {'duplicate', tonumber(string.sub(seen, 1, bar - 1)), string.sub(seen, bar + 1), {}}
+  local e, s, i, flag
+  if seen then e, s, i, flag = string.match(seen, '^(%d+)|(%d+)|([^|]*)|(%a*)$') end
+  if e == epoch then
+    if flag == 'u' then
+      redis.call('SET', KEYS[6], e .. '|' .. s .. '|' .. i .. '|', 'KEEPTTL')
+      local stored = redis.call('ZRANGEBYSCORE', KEYS[2], s, s)
+      prune(KEYS[3], KEYS[4], now)
+      return {'unconfirmed', tonumber(s), i, open_ids(KEYS[3], KEYS[7], now), e, stored[1] or ''}
+    end
+    -- Rewriting the entry's expiry replicates after the original write: a WAIT in the same pipeline
+    -- then confirms the original too, whichever connection wrote it.
+    local left = redis.call('PTTL', KEYS[6])
+    if left > 0 then redis.call('PEXPIRE', KEYS[6], left) end
+    return {'duplicate', tonumber(s), i, {}, e, ''}
   end
 end
 local rate = tonumber(ARGV[6])
@@ -77,30 +113,51 @@ if rate > 0 then
   local tokens = tonumber(b[1]) or burst
   local ts = tonumber(b[2]) or now
   tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
-  local ttl = math.ceil(burst / rate * 1000) + 1000
+  local rttl = math.ceil(burst / rate * 1000) + 1000
   if tokens < 1 then
     redis.call('HSET', KEYS[5], 't', tokens, 'ts', now)
-    redis.call('PEXPIRE', KEYS[5], ttl)
-    return {'rate_limited', 0, '', {}}
+    redis.call('PEXPIRE', KEYS[5], rttl)
+    return {'rate_limited', 0, '', {}, epoch, ''}
   end
   redis.call('HSET', KEYS[5], 't', tokens - 1, 'ts', now)
-  redis.call('PEXPIRE', KEYS[5], ttl)
+  redis.call('PEXPIRE', KEYS[5], rttl)
 end
 local seq = 0
-local ttl = tonumber(ARGV[5])
 if ARGV[3] ~= '1' then
-  seq = redis.call('INCR', KEYS[1])
-  redis.call('ZADD', KEYS[2], seq, ARGV[1] .. seq .. ARGV[2])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
-  redis.call('EXPIRE', KEYS[1], ttl)
+  seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  local stored = ARGV[1] .. epoch .. ',"seq":' .. seq .. ARGV[2]
+  redis.call('ZADD', KEYS[2], seq, stored)
+  local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', #stored)
+  local count = redis.call('ZCARD', KEYS[2])
+  local limit = tonumber(ARGV[4])
+  local max_bytes = tonumber(ARGV[12])
+  while count > 1 and (count > limit or bytes > max_bytes) do
+    local oldest = redis.call('ZPOPMIN', KEYS[2])
+    bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -#oldest[1])
+    count = count - 1
+  end
+  if count <= 1 then redis.call('HSET', KEYS[1], 'bytes', #stored) end
   redis.call('EXPIRE', KEYS[2], ttl)
-  if ARGV[10] == '1' then
-    redis.call('SET', KEYS[6], seq .. '|' .. ARGV[9], 'EX', tonumber(ARGV[8]))
+  if dedupe then
+    redis.call('SET', KEYS[6], epoch .. '|' .. seq .. '|' .. ARGV[9] .. '|', 'EX', tonumber(ARGV[8]))
   end
 end
+redis.call('EXPIRE', KEYS[1], ttl)
+prune(KEYS[3], KEYS[4], now)
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('EXPIRE', KEYS[4], ttl)
-return {'ok', seq, ARGV[9], open_ids(KEYS[3], KEYS[7], now)}
+return {'ok', seq, ARGV[9], open_ids(KEYS[3], KEYS[7], now), epoch, ''}
+`;
+
+/**
+ * After a WAIT that did not confirm a stored message: flag its dedupe entry so that a resend with the
+ * same clientMsgId completes it (broadcast once, ack with its seq) instead of answering `duplicate`.
+ * KEYS: dedupe; ARGV: the entry as written (`epoch|seq|id|`). Returns 1 when flagged.
+ */
+export const MARK_UNCONFIRMED = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. 'u', 'KEEPTTL')
+return 1
 `;
 
 /**
@@ -181,19 +238,46 @@ return redis.call('HGETALL', KEYS[2])
 `;
 
 /**
- * resume: messages after a seq. KEYS: seq, log; ARGV: afterSeq, max
- * Returns {lastSeq, oldestStoredSeq (0 when none), messages}.
+ * resume, one page: stored messages after a seq, at most `maxCount` of them and `maxBytes` of their JSON
+ * (each counted with one separator byte), read in small batches so that neither this reply nor the
+ * script's memory grows with the room. A page holds at least one message when any is left.
+ * KEYS: state, log; ARGV: afterSeq, epoch the client's afterSeq belongs to ('' when unknown), maxCount,
+ * maxBytes, roomTtl. Another epoch than the room's means: from the start of the room's epoch.
+ * Returns {epoch, lastSeq, oldestStoredSeq (0 when none), messages, lastReturnedSeq, more, afterSeq used}.
  */
-export const READ_HISTORY = `
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+export const READ_HISTORY = `${EPOCH}
+local epoch = room_epoch(KEYS[1], KEYS[2], tonumber(ARGV[5]))
+local after = ARGV[1]
+if ARGV[2] ~= '' and ARGV[2] ~= epoch then after = '0' end
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local oldestSeq = 0
 if #oldest > 0 then oldestSeq = tonumber(oldest[2]) end
-local messages = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
-return {last, oldestSeq, messages}
+local max_count = tonumber(ARGV[3])
+local max_bytes = tonumber(ARGV[4])
+local out = {}
+local bytes = 0
+local cursor = after
+local more = 0
+local batch_size = 8
+while more == 0 do
+  local batch = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. cursor, '+inf', 'WITHSCORES', 'LIMIT', 0, batch_size)
+  for i = 1, #batch, 2 do
+    local size = #batch[i] + 1
+    if #out >= max_count or (#out > 0 and bytes + size > max_bytes) then
+      more = 1
+      break
+    end
+    out[#out + 1] = batch[i]
+    bytes = bytes + size
+    cursor = batch[i + 1]
+  end
+  if #batch < batch_size * 2 then break end
+end
+return {epoch, last, oldestSeq, out, tonumber(cursor), more, tonumber(after)}
 `;
 
-/** endClass: the member connections, then every key of the room deleted. KEYS: seq, log, members, info, joining */
+/** endClass: the member connections, then every key of the room deleted. KEYS: state, log, members, info, joining */
 export const END_ROOM = `
 local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])

@@ -20,6 +20,8 @@ export const Metric = {
   MessagesAccepted: 'MessagesAccepted',
   MessagesDuplicate: 'MessagesDuplicate',
   MessagesRateLimited: 'MessagesRateLimited',
+  /** Answered `unavailable`: not confirmed by the replicas in time, cache full, or Redis unreachable. */
+  MessagesUnavailable: 'MessagesUnavailable',
   Deliveries: 'Deliveries',
   StaleConnectionsPruned: 'StaleConnectionsPruned',
   DeliveryRetries: 'DeliveryRetries',

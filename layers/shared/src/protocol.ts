@@ -9,6 +9,8 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   TooLarge: 'too_large',
   RateLimited: 'rate_limited',
+  /** Not acknowledged: the write could not be made durable in time (failover, cache full). Resend it. */
+  Unavailable: 'unavailable',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -18,6 +20,12 @@ export const MAX_OUTBOUND_FRAME_BYTES = 128 * 1024;
 export const MAX_KIND_LENGTH = 32;
 export const MAX_CLIENT_MSG_ID_LENGTH = 64;
 export const DEDUPE_WINDOW_SECONDS = 60;
+/** SPEC §3: a room id can never break its keys' hash tag (`{`/`}`) or a key separator. */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function isValidRoomId(value: unknown): value is string {
+  return typeof value === 'string' && ROOM_ID_PATTERN.test(value);
+}
 /** `data` nested deeper than this is refused: serialising it again could overflow the stack (`internal`). */
 export const MAX_DATA_DEPTH = 100;
 
@@ -35,6 +43,8 @@ export const SYSTEM_SENDER: Member = { userId: 'system', name: 'system', role: R
 export interface MessageFrame {
   type: 'message';
   classRoomId: string;
+  /** The room's epoch: changes whenever its sequence restarts. */
+  epoch: number;
   seq?: number;
   id: string;
   from: Member;
@@ -45,10 +55,11 @@ export interface MessageFrame {
 
 export type ServerFrame =
   | MessageFrame
-  | { type: 'ack'; clientMsgId: string; seq?: number; id: string }
+  | { type: 'ack'; clientMsgId: string; epoch: number; seq?: number; id: string }
   | {
       type: 'history';
       classRoomId: string;
+      epoch: number;
       messages: MessageFrame[];
       lastSeq: number;
       done: boolean;
@@ -91,6 +102,8 @@ export interface SendMessageRequest {
 export interface ResumeRequest {
   action: 'resume';
   afterSeq: number;
+  /** The epoch `afterSeq` belongs to; another epoch than the room's means: from its start. */
+  epoch?: number;
 }
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ErrorFrame };
@@ -173,14 +186,21 @@ export function parseSendMessage(body: Record<string, unknown>): ParseResult<Sen
 }
 
 export function parseResume(body: Record<string, unknown>): ParseResult<ResumeRequest> {
-  const { afterSeq } = body;
+  const { afterSeq, epoch } = body;
+  const fail = (message: string): ParseResult<ResumeRequest> => ({
+    ok: false,
+    error: errorFrame(ErrorCode.BadRequest, message, { action: Action.Resume }),
+  });
   if (typeof afterSeq !== 'number' || !Number.isSafeInteger(afterSeq) || afterSeq < 0) {
-    return {
-      ok: false,
-      error: errorFrame(ErrorCode.BadRequest, 'afterSeq must be an integer >= 0', { action: Action.Resume }),
-    };
+    return fail('afterSeq must be an integer >= 0');
   }
-  return { ok: true, value: { action: 'resume', afterSeq } };
+  if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1)) {
+    return fail('epoch must be a positive integer');
+  }
+  return {
+    ok: true,
+    value: epoch === undefined ? { action: 'resume', afterSeq } : { action: 'resume', afterSeq, epoch },
+  };
 }
 
 /** True when arrays/objects in `value` nest more than `max` levels deep. Iterative: no recursion on input. */
@@ -201,34 +221,37 @@ export function frameBytes(frame: string): number {
   return Buffer.byteLength(frame, 'utf8');
 }
 
+export interface HistoryFrameHeader {
+  classRoomId: string;
+  epoch: number;
+  lastSeq: number;
+  done: boolean;
+  complete: boolean;
+}
+
+function historyHead(h: HistoryFrameHeader): string {
+  return `{"type":"history","classRoomId":${JSON.stringify(h.classRoomId)},"epoch":${h.epoch},"lastSeq":${h.lastSeq},"done":${h.done},"complete":${h.complete},"messages":[`;
+}
+
 /**
- * Splits stored messages into `history` frames that each stay under the outbound limit. Messages are
- * already serialised (as stored), so frames are assembled from their JSON text without re-encoding.
+ * One `history` frame around stored messages, assembled from their JSON text as stored (no re-encoding).
+ * The caller keeps the page within `historyPageBytes` so the frame stays under the outbound limit.
  */
-export function historyFrames(
-  classRoomId: string,
-  storedMessages: string[],
-  lastSeq: number,
-  complete: boolean,
-  maxBytes = MAX_OUTBOUND_FRAME_BYTES,
-): string[] {
-  const head = (done: boolean) =>
-    `{"type":"history","classRoomId":${JSON.stringify(classRoomId)},"lastSeq":${lastSeq},"done":${done},"complete":${complete},"messages":[`;
-  const overhead = frameBytes(head(false)) + 2;
-  const frames: string[] = [];
-  let batch: string[] = [];
-  let batchBytes = overhead;
-  const flush = (done: boolean) => {
-    frames.push(`${head(done)}${batch.join(',')}]}`);
-    batch = [];
-    batchBytes = overhead;
-  };
-  for (const message of storedMessages) {
-    const size = frameBytes(message) + 1;
-    if (batch.length > 0 && batchBytes + size > maxBytes) flush(false);
-    batch.push(message);
-    batchBytes += size;
-  }
-  flush(true);
-  return frames;
+export function historyFrame(header: HistoryFrameHeader, storedMessages: readonly string[]): string {
+  return `${historyHead(header)}${storedMessages.join(',')}]}`;
+}
+
+/**
+ * Bytes of stored messages (plus one separator each) that a page may hold so that its `history` frame
+ * stays within `maxBytes`, whatever the header's numbers.
+ */
+export function historyPageBytes(classRoomId: string, maxBytes = MAX_OUTBOUND_FRAME_BYTES): number {
+  const widest = historyHead({
+    classRoomId,
+    epoch: Number.MAX_SAFE_INTEGER,
+    lastSeq: Number.MAX_SAFE_INTEGER,
+    done: false,
+    complete: false,
+  });
+  return maxBytes - frameBytes(widest) - 2;
 }

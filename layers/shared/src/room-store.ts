@@ -1,24 +1,68 @@
 /**
- * The room store: connections, members, sequence numbers and history of a classroom in Redis.
- * Depends on a two-method client interface (evalsha/eval), not on a concrete ioredis instance.
+ * The room store: connections, members, epochs, sequence numbers and history of a classroom in Redis.
+ * Depends on a small client interface (evalsha/eval and a pipeline), not on a concrete ioredis instance.
  */
 import { createHash } from 'node:crypto';
-import type { RoomSettings } from './config';
+import type { DurabilitySettings, RoomSettings } from './config';
 import {
   ADD_MEMBER,
   END_ROOM,
   JOINED,
   LIST_MEMBERS,
+  MARK_UNCONFIRMED,
   READ_HISTORY,
   REMOVE_MEMBERS,
   SEND_MESSAGE,
 } from './lua';
 import { DEDUPE_WINDOW_SECONDS, type Member } from './protocol';
 
-/** The part of a Redis client the store needs. ioredis' `Redis` satisfies it. */
+type Arg = string | number;
+
+/** Commands queued on one connection and sent in one write; `exec` answers [error, result] per command. */
+export interface ScriptPipeline {
+  evalsha(sha: string, numKeys: number, ...args: Arg[]): unknown;
+  eval(script: string, numKeys: number, ...args: Arg[]): unknown;
+  call(command: string, ...args: Arg[]): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** The part of a Redis client the store needs. ioredis' `Redis` and `Cluster` satisfy it. */
 export interface ScriptClient {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+  pipeline(): ScriptPipeline;
+}
+
+/**
+ * The store could not do its part in time: Redis unreachable or timing out, in a failover (READONLY,
+ * LOADING, MASTERDOWN, CLUSTERDOWN, TRYAGAIN), or full (OOM under `noeviction`). Nothing was
+ * acknowledged: the client may resend (SPEC `unavailable`).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+const TRANSIENT_REPLIES = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+
+/** Redis server replies are ReplyErrors (their name); anything else is the connection's failure. */
+function isTransient(error: Error): boolean {
+  return error.name !== 'ReplyError' || TRANSIENT_REPLIES.test(error.message);
+}
+
+function storeError(error: unknown): unknown {
+  if (error instanceof Error && isTransient(error)) {
+    const full = error.message.startsWith('OOM');
+    return new StoreUnavailableError(
+      full ? 'Redis is out of memory' : `Redis unavailable: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return error;
 }
 
 interface LoadedScript {
@@ -32,6 +76,7 @@ function script(source: string): LoadedScript {
 
 const scripts = {
   send: script(SEND_MESSAGE),
+  unconfirmed: script(MARK_UNCONFIRMED),
   add: script(ADD_MEMBER),
   joined: script(JOINED),
   remove: script(REMOVE_MEMBERS),
@@ -40,15 +85,50 @@ const scripts = {
   end: script(END_ROOM),
 };
 
+const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
 /** One round trip: EVALSHA, and EVAL only when the server does not know the script yet (after a restart or failover). */
-async function run(client: ScriptClient, s: LoadedScript, keys: string[], args: (string | number)[]) {
+async function run(client: ScriptClient, s: LoadedScript, keys: string[], args: Arg[]) {
   try {
-    return await client.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-      return client.eval(s.source, keys.length, ...keys, ...args);
+    try {
+      return await client.evalsha(s.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (isNoScript(error)) return await client.eval(s.source, keys.length, ...keys, ...args);
+      throw error;
     }
-    throw error;
+  } catch (error) {
+    throw storeError(error);
+  }
+}
+
+/**
+ * The script and `WAIT replicas timeout` in one pipeline (one round trip): WAIT answers how many
+ * replicas have everything this connection wrote, the script's writes included.
+ */
+async function runConfirmed(
+  client: ScriptClient,
+  s: LoadedScript,
+  keys: string[],
+  args: Arg[],
+  durability: DurabilitySettings,
+): Promise<{ value: unknown; replicas: number }> {
+  const once = async (bySha: boolean) => {
+    const pipeline = client.pipeline();
+    if (bySha) pipeline.evalsha(s.sha, keys.length, ...keys, ...args);
+    else pipeline.eval(s.source, keys.length, ...keys, ...args);
+    pipeline.call('WAIT', durability.minReplicaAcks, durability.timeoutMs);
+    const replies = await pipeline.exec();
+    if (replies?.length !== 2) throw new StoreUnavailableError('Redis pipeline was not executed');
+    return replies as [[Error | null, unknown], [Error | null, unknown]];
+  };
+  try {
+    let [[error, value], [waitError, replicas]] = await once(true);
+    if (isNoScript(error)) [[error, value], [waitError, replicas]] = await once(false);
+    if (error) throw error;
+    if (waitError) throw waitError;
+    return { value, replicas: Number(replicas) };
+  } catch (error) {
+    throw storeError(error);
   }
 }
 
@@ -56,7 +136,8 @@ async function run(client: ScriptClient, s: LoadedScript, keys: string[], args: 
 export function roomKeys(roomId: string) {
   const prefix = `room:{${roomId}}:`;
   return {
-    seq: `${prefix}seq`,
+    /** HASH: epoch, seq (the last assigned), bytes (of the stored log). */
+    state: `${prefix}state`,
     log: `${prefix}log`,
     members: `${prefix}members`,
     info: `${prefix}info`,
@@ -73,12 +154,17 @@ export function roomKeys(roomId: string) {
  */
 export const JOIN_WINDOW_MS = 15_000;
 
-export type AppendStatus = 'ok' | 'duplicate' | 'rate_limited' | 'not_member';
+/**
+ * ok: stored (or, transient, passed) and confirmed: deliver `frame`, ack. duplicate: completed earlier,
+ * ack again, deliver nothing. unavailable: not confirmed by the replicas in time (or not stored): answer
+ * `unavailable`, deliver nothing; a resend completes it. rate_limited, not_member: refused.
+ */
+export type AppendStatus = 'ok' | 'duplicate' | 'unavailable' | 'rate_limited' | 'not_member';
 
 export interface AppendInput {
   roomId: string;
   id: string;
-  /** The serialised message frame split around its seq: `head + seq + tail` is the stored JSON. */
+  /** The message frame up to its epoch's value and after its seq's value (see `messageParts`). */
   head: string;
   tail: string;
   transient: boolean;
@@ -91,17 +177,41 @@ export interface AppendInput {
 
 export interface AppendResult {
   status: AppendStatus;
+  epoch: number;
   seq: number;
   id: string;
   recipients: string[];
+  /**
+   * The frame to deliver when `ok` and stored: the one stored now, or for a resend that completes an
+   * unconfirmed write, the one stored then. Undefined for transient messages (the caller builds it).
+   */
+  frame?: string;
 }
 
-export interface HistoryResult {
+export interface HistoryPage {
+  epoch: number;
   lastSeq: number;
+  /** The seq the page starts after: the one asked for, or 0 when it belonged to another epoch. */
+  afterSeq: number;
   messages: string[];
   /** False when the stored history no longer reaches back to `afterSeq + 1`. */
   complete: boolean;
+  /** More messages are stored after this page: ask again after `nextAfterSeq`. */
+  more: boolean;
+  nextAfterSeq: number;
 }
+
+export interface HistoryPageRequest {
+  afterSeq: number;
+  /** The epoch `afterSeq` belongs to, when the client knows it. */
+  epoch?: number;
+  /** Bytes of stored messages the page may hold (each counted with one separator byte). */
+  maxBytes: number;
+  maxCount?: number;
+}
+
+/** Messages per history page at most (the byte bound usually ends a page first). */
+export const HISTORY_PAGE_MAX_COUNT = 500;
 
 function parseMember(json: string): Member | undefined {
   try {
@@ -116,33 +226,67 @@ export class RoomStore {
   constructor(
     private readonly client: ScriptClient,
     private readonly settings: RoomSettings,
+    private readonly durability: DurabilitySettings = { minReplicaAcks: 0, timeoutMs: 250 },
   ) {}
 
-  /** Rate limit, dedupe, sequence, store, trim and read the recipients: one Redis round trip. */
-  async append(input: AppendInput): Promise<AppendResult> {
+  /**
+   * Rate limit, dedupe, epoch, sequence, store, trim and read the recipients in one script; with
+   * replica-confirmed acks, pipelined with WAIT: one Redis round trip either way. A stored message
+   * that the replicas did not confirm in time comes back `unavailable`, flagged so that a resend with
+   * the same dedupe key completes it. `dedupeTtlSeconds` overrides the 60 s client window.
+   */
+  async append(input: AppendInput, { dedupeTtlSeconds = DEDUPE_WINDOW_SECONDS } = {}): Promise<AppendResult> {
     const k = roomKeys(input.roomId);
     const sender = input.senderConnectionId ?? '';
+    const useDedupe = input.dedupe !== undefined && !input.transient;
     const dedupeKey = input.dedupe ? k.dedupe(input.dedupe.scope, input.dedupe.key) : k.dedupe('', '');
-    const result = (await run(
-      this.client,
-      scripts.send,
-      [k.seq, k.log, k.members, k.info, k.rate(sender), dedupeKey, k.joining],
-      [
-        input.head,
-        input.tail,
-        input.transient ? '1' : '0',
-        this.settings.historyLimit,
-        this.settings.roomTtlSeconds,
-        input.rateLimited ? this.settings.ratePerSecond : 0,
-        this.settings.rateBurst,
-        DEDUPE_WINDOW_SECONDS,
-        input.id,
-        input.dedupe && !input.transient ? '1' : '0',
-        sender,
-      ],
-    )) as [AppendStatus, number, string, string[]];
-    const [status, seq, id, recipients] = result;
-    return { status, seq: Number(seq), id, recipients };
+    const keys = [k.state, k.log, k.members, k.info, k.rate(sender), dedupeKey, k.joining];
+    const args = [
+      input.head,
+      input.tail,
+      input.transient ? '1' : '0',
+      this.settings.historyLimit,
+      this.settings.roomTtlSeconds,
+      input.rateLimited ? this.settings.ratePerSecond : 0,
+      this.settings.rateBurst,
+      dedupeTtlSeconds,
+      input.id,
+      useDedupe ? '1' : '0',
+      sender,
+      this.settings.historyBytes,
+    ];
+    // Transient messages are not stored: nothing to confirm.
+    const confirm = this.durability.minReplicaAcks > 0 && !input.transient;
+    const { value, replicas } = confirm
+      ? await runConfirmed(this.client, scripts.send, keys, args, this.durability)
+      : { value: await run(this.client, scripts.send, keys, args), replicas: 0 };
+    const [status, seqReply, id, recipients, epochReply, storedFrame] = value as [
+      'ok' | 'duplicate' | 'unconfirmed' | 'rate_limited' | 'not_member',
+      number,
+      string,
+      string[],
+      string,
+      string,
+    ];
+    const seq = Number(seqReply);
+    const epoch = Number(epochReply);
+    const result: AppendResult = { status: 'ok', epoch, seq, id, recipients };
+    if (status === 'rate_limited' || status === 'not_member') return { ...result, status };
+    if (confirm && replicas < this.durability.minReplicaAcks) {
+      // Written to the primary only: not acknowledged, not delivered. Flag it for the resend to complete
+      // (best effort: if the primary is gone, so is the write, and the resend stores it anew).
+      if (useDedupe && status !== 'duplicate') {
+        await run(this.client, scripts.unconfirmed, [dedupeKey], [`${epochReply}|${seq}|${id}|`]).catch(
+          () => undefined,
+        );
+      }
+      return { ...result, status: 'unavailable', recipients: [] };
+    }
+    if (status === 'duplicate') return { ...result, status, recipients: [] };
+    if (input.transient) return result;
+    // ok: the frame stored now; unconfirmed: the one stored by the first attempt (trimmed: nothing to send).
+    const frame = status === 'ok' ? `${input.head}${epochReply},"seq":${seq}${input.tail}` : storedFrame;
+    return frame ? { ...result, frame } : { ...result, recipients: [] };
   }
 
   /**
@@ -207,18 +351,36 @@ export class RoomStore {
     return members;
   }
 
-  /** Stored messages with `seq > afterSeq`, oldest first, at most the history limit. */
-  async history(roomId: string, afterSeq: number): Promise<HistoryResult> {
+  /**
+   * One page of the stored messages after `afterSeq` (of `epoch`, when given), oldest first, bounded by
+   * count and bytes whatever the room holds. Creates the room's epoch when the room has none yet.
+   */
+  async historyPage(roomId: string, request: HistoryPageRequest): Promise<HistoryPage> {
     const k = roomKeys(roomId);
-    const [lastSeq, oldest, messages] = (await run(
+    const [epoch, lastSeq, oldest, messages, lastReturned, more, usedAfter] = (await run(
       this.client,
       scripts.history,
-      [k.seq, k.log],
-      [afterSeq, this.settings.historyLimit],
-    )) as [number, number, string[]];
-    const wanted = afterSeq + 1;
-    const complete = lastSeq <= afterSeq || (oldest > 0 && oldest <= wanted);
-    return { lastSeq: Number(lastSeq), messages, complete };
+      [k.state, k.log],
+      [
+        request.afterSeq,
+        request.epoch ?? '',
+        request.maxCount ?? HISTORY_PAGE_MAX_COUNT,
+        request.maxBytes,
+        this.settings.roomTtlSeconds,
+      ],
+    )) as [string, number, number, string[], number, number, number];
+    const afterSeq = Number(usedAfter);
+    const last = Number(lastSeq);
+    const complete = last <= afterSeq || (oldest > 0 && oldest <= afterSeq + 1);
+    return {
+      epoch: Number(epoch),
+      lastSeq: last,
+      afterSeq,
+      messages,
+      complete,
+      more: Number(more) === 1,
+      nextAfterSeq: Number(lastReturned),
+    };
   }
 
   /** Deletes the room's state; returns the connections that were in it. */
@@ -227,7 +389,7 @@ export class RoomStore {
     return (await run(
       this.client,
       scripts.end,
-      [k.seq, k.log, k.members, k.info, k.joining],
+      [k.state, k.log, k.members, k.info, k.joining],
       [],
     )) as string[];
   }

@@ -4,11 +4,18 @@
  */
 import type { APIGatewayProxyResult, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { Broadcaster, endpointFor, managementApi } from './broadcaster';
-import { managementEndpoint, roomSettings } from './config';
+import { durabilitySettings, managementEndpoint, roomSettings } from './config';
 import { count, flushMetrics, logger, Metric } from './observability';
-import { ErrorCode, errorFrame, type Member, type Role, type ServerFrame } from './protocol';
+import {
+  ErrorCode,
+  errorFrame,
+  MAX_CLIENT_MSG_ID_LENGTH,
+  type Member,
+  type Role,
+  type ServerFrame,
+} from './protocol';
 import { getRedis } from './redis';
-import { RoomStore } from './room-store';
+import { RoomStore, StoreUnavailableError } from './room-store';
 
 /** The WebSocket event with the authorizer context API Gateway adds once a Lambda authorizer is attached. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -52,12 +59,14 @@ export function reply(frame: ServerFrame): APIGatewayProxyResult {
 export const noReply: APIGatewayProxyResult = { statusCode: 200, body: '' };
 
 let settings: ReturnType<typeof roomSettings> | undefined;
+let durability: ReturnType<typeof durabilitySettings> | undefined;
 let configuredEndpoint: string | null | undefined;
 
 /** The room store on the container's Redis client. */
 export async function roomStore(): Promise<RoomStore> {
   settings ??= roomSettings();
-  return new RoomStore(await getRedis(), settings);
+  durability ??= durabilitySettings();
+  return new RoomStore(await getRedis(), settings, durability);
 }
 
 /** A broadcaster for this invocation: endpoint from configuration or the request, deadline from the context. */
@@ -77,7 +86,8 @@ export function broadcasterFor(
 export type RouteHandler = (event: WebSocketEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 /**
- * Wraps a route: logger keys, metrics flushed per invocation, and any unexpected error answered with an
+ * Wraps a route: logger keys, metrics flushed per invocation, a store that cannot answer in time
+ * answered `unavailable` (nothing was acknowledged: resend), and any unexpected error answered with an
  * `internal` error frame (the detail is logged, never sent).
  */
 export function route(action: string, handler: RouteHandler): RouteHandler {
@@ -90,6 +100,23 @@ export function route(action: string, handler: RouteHandler): RouteHandler {
     try {
       return await handler(event, context);
     } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        count(Metric.MessagesUnavailable);
+        logger.warn('store unavailable', { action, error });
+        const clientMsgId = looseBody(event.body).clientMsgId;
+        return reply(
+          errorFrame(
+            ErrorCode.Unavailable,
+            'Not accepted: the classroom store is unavailable, please resend',
+            {
+              action,
+              ...(typeof clientMsgId === 'string' && clientMsgId.length <= MAX_CLIENT_MSG_ID_LENGTH
+                ? { clientMsgId }
+                : {}),
+            },
+          ),
+        );
+      }
       count(Metric.HandlerErrors);
       logger.error('route failed', { action, error: error as Error });
       return reply(errorFrame(ErrorCode.Internal, 'Internal error, please retry', { action }));

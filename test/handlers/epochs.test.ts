@@ -1,0 +1,184 @@
+/**
+ * Epochs (SPEC §4-§5): every room's sequence lives with an epoch created in the same script step; when
+ * the sequence restarts for any reason (end of class and reuse, expiry, eviction of the counter or of
+ * the log), the epoch changes, so no restart is silent. Also the log's byte bound and paged history.
+ */
+import { getRedis } from '@classroom/shared';
+import { Harness } from '../support/harness';
+import { watchCommands } from '../support/monitor';
+
+const h = new Harness();
+beforeAll(() =>
+  h.start({
+    ROOM_HISTORY_LIMIT: '1000',
+    ROOM_HISTORY_BYTES: '300000',
+    RATE_LIMIT_PER_SECOND: '10000',
+    RATE_LIMIT_BURST: '10000',
+  }),
+);
+afterAll(() => h.stop());
+beforeEach(() => h.api.reset());
+
+type Frame = Record<string, unknown>;
+
+async function say(sender: Parameters<Harness['send']>[1], data: unknown, clientMsgId?: string) {
+  const body = { action: 'sendMessage', kind: 'chat', data, ...(clientMsgId ? { clientMsgId } : {}) };
+  return (await h.send('sendMessage', sender, body)) as Frame;
+}
+
+describe('Epochs', () => {
+  it('carries one epoch in every message, ack and history frame of a room', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    // Act
+    const first = await say(ann, 1, 'a1');
+    const second = await say(ann, 2, 'a2');
+    const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    // Assess
+    const epoch = first.epoch as number;
+    expect(Number.isSafeInteger(epoch) && epoch > 0).toBe(true);
+    expect(second).toMatchObject({ type: 'ack', epoch, seq: 2 });
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.epoch, f.seq])).toEqual([
+      [epoch, 1],
+      [epoch, 2],
+    ]);
+    expect(history).toMatchObject({ type: 'history', epoch, lastSeq: 2 });
+    expect(((history?.messages ?? []) as Frame[]).map((m) => m.epoch)).toEqual([epoch, epoch]);
+  });
+
+  it('gives a room reused after endClass a new epoch and a sequence from 1', async () => {
+    // Prepare
+    const room = h.room();
+    const teacher = await h.join(h.caller(room, 'teacher', 'teacher'));
+    const before = await say(teacher, 'lesson 1', 'l1');
+    await h.send('endClass', teacher, { action: 'endClass' });
+    const again = await h.join(h.caller(room, 'teacher', 'teacher'));
+    // Act
+    const after = await say(again, 'lesson 2', 'l2');
+    // Assess
+    expect(after).toMatchObject({ type: 'ack', seq: 1 });
+    expect(after.epoch).not.toBe(before.epoch);
+  });
+
+  it.each([
+    ['its counter expired or was evicted', 'state'],
+    ['its log was evicted while the counter stayed', 'log'],
+  ])('starts a new epoch when %s, and drops what remains of the old one', async (_case, key) => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    const old = await say(ann, 'before', 'b1');
+    await say(ann, 'before again', 'b2');
+    await h.redis.del(`room:{${room}}:${key}`);
+    // Act
+    const ack = await say(ann, 'after', 'c1');
+    const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    // Assess
+    expect(ack).toMatchObject({ type: 'ack', seq: 1 });
+    expect(ack.epoch).not.toBe(old.epoch);
+    expect(history).toMatchObject({ epoch: ack.epoch, lastSeq: 1, complete: true });
+    expect(((history?.messages ?? []) as Frame[]).map((m) => m.data)).toEqual(['after']);
+  });
+
+  it('does not take a clientMsgId of the old epoch as a duplicate', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    const old = await say(ann, 'first life', 'same-id');
+    await h.redis.del(`room:{${room}}:state`, `room:{${room}}:log`);
+    h.api.reset();
+    // Act
+    const again = await say(ann, 'second life', 'same-id');
+    // Assess
+    expect(again).toMatchObject({ type: 'ack', clientMsgId: 'same-id', seq: 1 });
+    expect(again.epoch).not.toBe(old.epoch);
+    expect(h.api.framesTo(bob.connectionId).map((f) => f.data)).toEqual(['second life']);
+  });
+
+  it('answers a resume from another epoch from the start of the current one', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    for (let i = 1; i <= 4; i++) await say(ann, i);
+    const current = (await h.send('resume', ann, { action: 'resume', afterSeq: 4 }))?.epoch as number;
+    // Act
+    const sameEpoch = await h.send('resume', ann, { action: 'resume', afterSeq: 2, epoch: current });
+    const otherEpoch = await h.send('resume', ann, { action: 'resume', afterSeq: 3, epoch: current - 1 });
+    const noEpoch = await h.send('resume', ann, { action: 'resume', afterSeq: 3 });
+    // Assess
+    const seqs = (f: Frame | undefined) => ((f?.messages ?? []) as Frame[]).map((m) => m.seq);
+    expect(seqs(sameEpoch)).toEqual([3, 4]);
+    expect(otherEpoch).toMatchObject({ epoch: current, lastSeq: 4, complete: true, done: true });
+    expect(seqs(otherEpoch)).toEqual([1, 2, 3, 4]);
+    expect(seqs(noEpoch)).toEqual([4]);
+  });
+
+  it('gives an empty room an epoch on resume that its first message keeps', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    // Act
+    const empty = await h.send('resume', ann, { action: 'resume', afterSeq: 0 });
+    const ack = await say(ann, 'first', 'f1');
+    // Assess
+    expect(empty).toMatchObject({ lastSeq: 0, messages: [], done: true, complete: true });
+    expect(ack.epoch).toBe(empty?.epoch);
+  });
+});
+
+describe('Room log bounds', () => {
+  it('keeps the log within ROOM_HISTORY_BYTES, oldest first out, and counts its bytes exactly', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const big = 'x'.repeat(50_000);
+    // Act
+    for (let i = 1; i <= 12; i++) await say(ann, { i, big });
+    // Assess
+    const stored = await h.redis.zrange(`room:{${room}}:log`, 0, -1);
+    const bytes = stored.reduce((sum, m) => sum + Buffer.byteLength(m), 0);
+    expect(bytes).toBeLessThanOrEqual(300_000);
+    expect(stored.length).toBeGreaterThanOrEqual(5);
+    expect(stored.map((m) => (JSON.parse(m) as Frame).seq)).toEqual(
+      Array.from({ length: stored.length }, (_, i) => 12 - stored.length + 1 + i),
+    );
+    expect(Number(await h.redis.hget(`room:{${room}}:state`, 'bytes'))).toBe(bytes);
+  });
+
+  it('pages a room at its limits: every frame under 128 KB, in order, each page one bounded read', async () => {
+    // Prepare: ~290 KB of near-limit messages (the byte bound), then many small ones
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    for (let i = 1; i <= 3; i++) await say(ann, { i, big: 'é'.repeat(45_000) });
+    for (let i = 4; i <= 300; i++) await say(ann, { i });
+    const stored = await h.redis.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES');
+    const first = Number(stored[1]);
+    h.api.reset();
+    // Only this file's handler client: other test files share the Redis.
+    const client = await getRedis();
+    await client.ping();
+    const source = `127.0.0.1:${(client as unknown as { stream: { localPort: number } }).stream.localPort}`;
+    const monitor = await watchCommands(process.env.TEST_REDIS_URL as string);
+    // Act
+    const answer = await h.send('resume', ann, { action: 'resume', afterSeq: 0 });
+    // Assess
+    const reads = (await monitor.stop()).filter(
+      (l) => l.source === source && (l.command === 'evalsha' || l.command === 'eval'),
+    );
+    expect(answer).toBeUndefined();
+    const frames = h.api.framesTo(ann.connectionId);
+    expect(reads).toHaveLength(frames.length);
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    for (const post of h.api.posts) expect(Buffer.byteLength(post.body)).toBeLessThanOrEqual(128 * 1024);
+    expect(frames.map((f) => f.done)).toEqual([...Array(frames.length - 1).fill(false), true]);
+    expect(new Set(frames.map((f) => f.epoch)).size).toBe(1);
+    expect(frames.flatMap((f) => (f.messages as Frame[]).map((m) => m.seq))).toEqual(
+      Array.from({ length: 300 - first + 1 }, (_, i) => first + i),
+    );
+    expect(frames.every((f) => f.complete === false)).toBe(true);
+  });
+});

@@ -1,0 +1,273 @@
+/**
+ * Replica-confirmed acks (SPEC §5) against a real primary and replica: a message is broadcast and
+ * acknowledged only once WAIT confirms MIN_REPLICA_ACKS replicas, in the same round trip as the script;
+ * otherwise nothing is delivered, the sender gets `unavailable`, and a resend with the same clientMsgId
+ * completes it once. Also a full cache (OOM under noeviction): `unavailable`, the room intact.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { getRedis } from '@classroom/shared';
+import type { SQSRecord } from 'aws-lambda';
+import Redis from 'ioredis';
+import { lambdaContext, type TestCaller } from '../support/events';
+import { Harness } from '../support/harness';
+import { type RedisProcess, startRedisServer } from '../support/redis-server';
+
+const h = new Harness();
+let primary: RedisProcess;
+let replica: RedisProcess;
+let replicaAdmin: Redis;
+type Publish = (
+  event: { Records: SQSRecord[] },
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+let publish: Publish;
+
+async function replicaLinkUp(up: boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const linked = /master_link_status:up/.test(await replicaAdmin.info('replication'));
+    const primaryInfo = await h.redis.info('replication');
+    // `online`: past the initial sync, so it acknowledges offsets (WAIT counts it).
+    const online = /slave0:.*state=online/.test(primaryInfo);
+    const attached = Number(/connected_slaves:(\d+)/.exec(primaryInfo)?.[1] ?? 0);
+    if (up ? linked && online : attached === 0) return;
+    await sleep(50);
+  }
+  throw new Error(`replication link did not come ${up ? 'up' : 'down'} in 10 s`);
+}
+
+/** Cuts the replica off the primary (it stops replicating), as a partition does for WAIT. */
+async function cutReplica(): Promise<void> {
+  await replicaAdmin.call('REPLICAOF', 'NO', 'ONE');
+  await replicaLinkUp(false);
+}
+
+async function joinReplica(): Promise<void> {
+  await replicaAdmin.call('REPLICAOF', '127.0.0.1', String(primary.port));
+  await replicaLinkUp(true);
+  // After a resync the primary streams to the replica only from its first REPLCONF ACK (sent each
+  // second): until then WAIT counts no replica. Wait for a probe write to be confirmed.
+  for (let i = 0; i < 100; i++) {
+    await h.redis.set('probe', String(i));
+    if (Number(await h.redis.call('WAIT', 1, 100)) >= 1) return;
+  }
+  throw new Error('the rejoined replica never confirmed a write');
+}
+
+beforeAll(async () => {
+  // No diskless-sync delay: a replica that rejoins resyncs at once.
+  primary = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+  replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
+  await h.start({
+    REDIS_URL: primary.url,
+    MIN_REPLICA_ACKS: '1',
+    // The largest allowed: the confirmed paths must hold on a busy machine too.
+    REPLICA_ACK_TIMEOUT_MS: '500',
+    PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '30',
+    PUBLISH_MAX_RECEIVES: '3',
+  });
+  replicaAdmin = new Redis(replica.url);
+  await replicaLinkUp(true);
+  publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
+}, 30_000);
+afterAll(async () => {
+  await h.stop();
+  replicaAdmin.disconnect();
+  await replica.stop();
+  await primary.stop();
+});
+beforeEach(() => h.api.reset());
+afterEach(async () => {
+  await h.redis.config('SET', 'maxmemory', '0');
+  if (!/master_link_status:up/.test(await replicaAdmin.info('replication'))) await joinReplica();
+});
+
+function send(caller: TestCaller, data: unknown, clientMsgId?: string) {
+  return h.send('sendMessage', caller, {
+    action: 'sendMessage',
+    kind: 'chat',
+    data,
+    ...(clientMsgId ? { clientMsgId } : {}),
+  });
+}
+
+/** Socket writes of the handlers' Redis client while `act` runs: each is one round trip. */
+async function writesDuring(act: () => Promise<unknown>): Promise<number> {
+  const client = await getRedis();
+  await client.ping();
+  const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+  const original = stream.write;
+  let writes = 0;
+  stream.write = function (this: unknown, ...args: unknown[]) {
+    writes++;
+    return original.apply(this, args);
+  };
+  try {
+    await act();
+  } finally {
+    stream.write = original;
+  }
+  return writes;
+}
+
+describe('Replica-confirmed acks', () => {
+  it('acks and delivers once a replica has the write, in one round trip (script and WAIT pipelined)', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await send(ann, 'warm-up');
+    h.api.reset();
+    // Act
+    let ack: Record<string, unknown> | undefined;
+    const writes = await writesDuring(async () => {
+      ack = await send(ann, 'confirmed', 'c1');
+    });
+    // Assess
+    expect(ack).toMatchObject({ type: 'ack', clientMsgId: 'c1', seq: 2 });
+    expect(writes).toBe(1);
+    expect(h.api.framesTo(bob.connectionId).map((f) => f.seq)).toEqual([2]);
+    const onReplica = await replicaAdmin.zrangebyscore(`room:{${room}}:log`, 2, 2);
+    expect(onReplica).toHaveLength(1);
+  });
+
+  it('answers unavailable and delivers nothing when no replica confirms; the resend completes it once', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    const first = await send(ann, 'before', 'p0');
+    await cutReplica();
+    h.api.reset();
+    // Act
+    const refused = await send(ann, 'during the partition', 'p1');
+    const framesWhileCut = h.api.framesTo(bob.connectionId);
+    const refusedAgain = await send(ann, 'during the partition', 'p1');
+    await joinReplica();
+    const completed = await send(ann, 'during the partition', 'p1');
+    const duplicate = await send(ann, 'during the partition', 'p1');
+    // Assess
+    expect(refused).toEqual({
+      type: 'error',
+      code: 'unavailable',
+      message: expect.any(String),
+      action: 'sendMessage',
+      clientMsgId: 'p1',
+    });
+    expect(refusedAgain).toMatchObject({ code: 'unavailable', clientMsgId: 'p1' });
+    expect(framesWhileCut).toEqual([]);
+    expect(completed).toEqual({
+      type: 'ack',
+      clientMsgId: 'p1',
+      epoch: first?.epoch,
+      seq: 2,
+      id: expect.any(String),
+    });
+    expect(duplicate).toEqual(completed);
+    const delivered = h.api.framesTo(bob.connectionId);
+    expect(delivered.map((f) => [f.seq, f.id, f.data])).toEqual([[2, completed?.id, 'during the partition']]);
+  });
+
+  it('stores a resend anew when the unconfirmed write was lost with the old primary', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    const first = await send(ann, 'replicated', 'q0');
+    await cutReplica();
+    const refused = await send(ann, 'lost', 'q1');
+    // The primary dies and the replica, which never got q1, takes over: what it holds is what survives.
+    const survivors = await replicaAdmin.dumpBuffer(`room:{${room}}:state`);
+    const survivingLog = await replicaAdmin.dumpBuffer(`room:{${room}}:log`);
+    await h.redis.del(`room:{${room}}:state`, `room:{${room}}:log`, `room:{${room}}:dedupe:ann:q1`);
+    await h.redis.restore(`room:{${room}}:state`, 0, survivors);
+    await h.redis.restore(`room:{${room}}:log`, 0, survivingLog);
+    await joinReplica();
+    h.api.reset();
+    // Act
+    const resent = await send(ann, 'lost', 'q1');
+    // Assess
+    expect(refused).toMatchObject({ code: 'unavailable' });
+    expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'q1', epoch: first?.epoch, seq: 2 });
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[2, 'lost']]);
+  });
+
+  it('does not wait for replicas on transient messages (nothing is stored)', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await cutReplica();
+    // Act
+    const ack = await h.send('sendMessage', ann, {
+      action: 'sendMessage',
+      kind: 'cursor',
+      data: { x: 1 },
+      transient: true,
+      clientMsgId: 't1',
+    });
+    // Assess
+    expect(ack).toMatchObject({ type: 'ack', clientMsgId: 't1' });
+    expect(h.api.framesTo(bob.connectionId)).toHaveLength(1);
+  });
+
+  it('reports an unconfirmed server publish as a batch item failure, and its redelivery publishes it once', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const record: SQSRecord = {
+      messageId: 'c0ffee00-0000-4000-8000-000000000001',
+      receiptHandle: 'r',
+      body: JSON.stringify({ classRoomId: room, kind: 'notice', data: 'quiz at 10' }),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(Date.now()),
+        SenderId: 'AIDAEXAMPLE',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
+      awsRegion: 'us-east-1',
+    };
+    await cutReplica();
+    // Act
+    const failed = await publish({ Records: [record] }, lambdaContext('publish'));
+    const framesWhileCut = h.api.framesTo(ann.connectionId);
+    await joinReplica();
+    const redelivered = await publish({ Records: [record] }, lambdaContext('publish'));
+    const again = await publish({ Records: [record] }, lambdaContext('publish'));
+    // Assess
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(framesWhileCut).toEqual([]);
+    expect(redelivered.batchItemFailures).toEqual([]);
+    expect(again.batchItemFailures).toEqual([]);
+    expect(h.api.framesTo(ann.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'quiz at 10']]);
+  });
+});
+
+describe('A full cache (noeviction)', () => {
+  it('answers unavailable, stores nothing, and leaves the room whole; the resend is accepted once there is room', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await send(ann, 'one', 'o1');
+    const stateBefore = await h.redis.hgetall(`room:{${room}}:state`);
+    const used = Number(/used_memory:(\d+)/.exec(await h.redis.info('memory'))?.[1]);
+    await h.redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await h.redis.config('SET', 'maxmemory', String(used - 1024 * 1024));
+    h.api.reset();
+    // Act
+    const refused = await send(ann, { text: 'two' }, 'o2');
+    const stateDuring = await h.redis.hgetall(`room:{${room}}:state`);
+    await h.redis.config('SET', 'maxmemory', '0');
+    const accepted = await send(ann, { text: 'two' }, 'o2');
+    // Assess
+    expect(refused).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 'o2' });
+    expect(JSON.stringify(refused)).not.toMatch(/OOM|maxmemory/);
+    expect(stateDuring).toEqual(stateBefore);
+    expect(accepted).toMatchObject({ type: 'ack', clientMsgId: 'o2', seq: 2 });
+    expect(h.api.framesTo(bob.connectionId).map((f) => f.seq)).toEqual([2]);
+  });
+});
