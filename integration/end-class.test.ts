@@ -1,6 +1,6 @@
 /** SPEC §4 `endClass`: a teacher ends the class (every connection gets `classEnded`, then is closed, the room's state is gone); a student is refused with `forbidden`. */
 import { sleep, type TestClient, withTimeout } from './support/client';
-import { chat, errorFrame } from './support/frames';
+import { anEpoch, chat, errorFrame } from './support/frames';
 import { describeTarget, member, uniqueRoom } from './support/target';
 
 describeTarget('endClass', {}, (ctx) => {
@@ -39,7 +39,7 @@ describeTarget('endClass', {}, (ctx) => {
     const b2 = await connect(bob, room, 'bob-2');
     const c = await connect(carol, room);
     const d = await connect(dave, uniqueRoom('elsewhere'));
-    await t.request(chat('last words', 'e-1'), 'ack');
+    const last = await t.request(chat('last words', 'e-1'), 'ack');
     t.send({ action: 'endClass' });
     const expected = { type: 'classEnded', classRoomId: room, by: tina };
     for (const client of [t, b, b2, c]) {
@@ -51,16 +51,19 @@ describeTarget('endClass', {}, (ctx) => {
     }
     expect(d.isOpen).toBe(true);
     expect(d.frames).toEqual([]);
-    // The room's state is gone: a new member finds no history and only itself present.
+    // The room's state is gone: a new member finds no history, a new epoch, and only itself present.
     const again = await connect(carol, room, 'carol-again');
-    expect(await again.request({ action: 'resume', afterSeq: 0 }, 'history')).toEqual({
+    const history = await again.request({ action: 'resume', afterSeq: 0 }, 'history');
+    expect(history).toEqual({
       type: 'history',
       classRoomId: room,
+      epoch: anEpoch,
       messages: [],
       lastSeq: 0,
       done: true,
       complete: true,
     });
+    expect(history.epoch).not.toBe(last.epoch);
     expect(await again.request({ action: 'presence' }, 'presence')).toEqual({
       type: 'presence',
       event: 'snapshot',

@@ -1,4 +1,4 @@
-/** SPEC §3: the handshake. 200 with a valid token; 401 for a missing, malformed, badly signed or expired token; 403 for a room the token does not list or no classRoomId. No socket opens on refusal. */
+/** SPEC §3: the handshake. 200 with a valid token; 401 for a missing, malformed, badly signed or expired token; 403 for a room the token does not list, a room id outside SPEC §3's characters, or no classRoomId. No socket opens on refusal. */
 import { SignJWT } from 'jose';
 import { HandshakeRefused, TestClient } from './support/client';
 import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
@@ -78,5 +78,15 @@ describeTarget('handshake', {}, (ctx) => {
   it('answers 403 without a classRoomId', async () => {
     const token = await ctx.target.token({ ...alice, rooms: [uniqueRoom('hs')] });
     expect(await refusal(ctx.target.wsUrl({ token }))).toBe(403);
+  });
+
+  it.each([
+    ['starts with a closing brace (it would break the hash tag)', (r: string) => `}${r}`],
+    ['holds braces', (r: string) => `${r}{x}`],
+    ['holds a space', (r: string) => `${r} b`],
+  ])('answers 403 for a room id that %s, even when the token lists it', async (_case, make) => {
+    const room = make(uniqueRoom('hs'));
+    const token = await ctx.target.token({ ...alice, rooms: [room] });
+    expect(await refusal(ctx.target.wsUrl({ classRoomId: room, token }))).toBe(403);
   });
 });

@@ -1,6 +1,6 @@
 /** SPEC §4/§5: with ROOM_HISTORY_LIMIT 5 (template parameter RoomHistoryLimit), a resume from before the kept history gets the last 5 and `complete: false`. */
 import type { Frame, TestClient } from './support/client';
-import { chat, messageFrame } from './support/frames';
+import { anEpoch, chat, messageFrame } from './support/frames';
 import { describeTarget, member, uniqueRoom } from './support/target';
 
 describeTarget(
@@ -32,6 +32,7 @@ describeTarget(
       expect(await b.request({ action: 'resume', afterSeq: 1 }, 'history')).toEqual({
         type: 'history',
         classRoomId: room,
+        epoch: anEpoch,
         messages: sent.slice(3),
         lastSeq: 8,
         done: true,
@@ -41,6 +42,7 @@ describeTarget(
       expect(await b.request({ action: 'resume', afterSeq: 3 }, 'history')).toEqual({
         type: 'history',
         classRoomId: room,
+        epoch: anEpoch,
         messages: sent.slice(3),
         lastSeq: 8,
         done: true,

@@ -3,7 +3,7 @@
  * gap, presence, ping, errors that keep the socket open, and the 32 KB frame limit (1009).
  */
 import { type Frame, sleep, type TestClient, withTimeout } from './support/client';
-import { ackFrame, chat, errorFrame, messageFrame, presenceFrame } from './support/frames';
+import { ackFrame, anEpoch, chat, errorFrame, messageFrame, presenceFrame } from './support/frames';
 import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
 /** How long "gets nothing" is watched after the frames that should arrive have arrived. */
@@ -76,26 +76,41 @@ describeTarget('messaging', {}, (ctx) => {
     const missed: Frame[] = [];
     for (const n of [2, 3, 4]) {
       const ack = await a.request(chat(`missed ${n}`, `r-${n}`), 'ack');
-      expect(ack).toEqual(ackFrame(`r-${n}`, n));
+      expect(ack).toEqual(ackFrame(`r-${n}`, n, expect.any(String), seen.epoch));
       missed.push(
-        messageFrame(room, alice, { seq: n, id: ack.id, kind: 'chat', data: { text: `missed ${n}` } }),
+        messageFrame(room, alice, {
+          seq: n,
+          id: ack.id,
+          kind: 'chat',
+          data: { text: `missed ${n}` },
+          epoch: seen.epoch,
+        }),
       );
     }
     const back = await connect(bob, room);
-    const history = await back.request({ action: 'resume', afterSeq: lastSeq }, 'history');
+    const history = await back.request({ action: 'resume', afterSeq: lastSeq, epoch: seen.epoch }, 'history');
     expect(history).toEqual({
       type: 'history',
       classRoomId: room,
+      epoch: seen.epoch,
       messages: missed,
       lastSeq: 4,
       done: true,
       complete: true,
     });
     expect(back.framesWhere((f) => f.type === 'message')).toEqual([]);
+    // A cursor of another epoch (the room was reset since) gets the current epoch from its start.
+    const fromOtherEpoch = await back.request(
+      { action: 'resume', afterSeq: 3, epoch: (seen.epoch as number) - 1 },
+      'history',
+    );
+    expect(fromOtherEpoch).toMatchObject({ epoch: seen.epoch, lastSeq: 4, done: true, complete: true });
+    expect((fromOtherEpoch.messages as Frame[]).map((m) => m.seq)).toEqual([1, 2, 3, 4]);
     // Nothing missed: an empty, complete history.
     expect(await back.request({ action: 'resume', afterSeq: 4 }, 'history')).toEqual({
       type: 'history',
       classRoomId: room,
+      epoch: anEpoch,
       messages: [],
       lastSeq: 4,
       done: true,

@@ -5,7 +5,7 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sleep, type TestClient } from './support/client';
-import { messageFrame, SYSTEM } from './support/frames';
+import { anEpoch, messageFrame, SYSTEM } from './support/frames';
 import { describeTarget, member, uniqueRoom } from './support/target';
 
 const DELIVERY_MS = 8000;
@@ -44,6 +44,7 @@ describeTarget('server publish through SQS', { requires: { sqs: true }, options:
     expect(await b.request({ action: 'resume', afterSeq: 0 }, 'history')).toEqual({
       type: 'history',
       classRoomId: room,
+      epoch: anEpoch,
       messages: [toAlice],
       lastSeq: 1,
       done: true,

@@ -2,14 +2,18 @@
 import type { Frame } from './client';
 import type { Member } from './target';
 
+/** Any room epoch (a positive integer); pass the exact one where a test knows it. */
+export const anEpoch = expect.any(Number);
+
 export function messageFrame(
   classRoomId: string,
   from: Member | { userId: string; name: string; role: string },
-  fields: { seq: number; id: unknown; kind: string; data: unknown },
+  fields: { seq: number; id: unknown; kind: string; data: unknown; epoch?: unknown },
 ): Frame {
   return {
     type: 'message',
     classRoomId,
+    epoch: fields.epoch ?? anEpoch,
     seq: fields.seq,
     id: fields.id,
     from,
@@ -19,8 +23,13 @@ export function messageFrame(
   };
 }
 
-export function ackFrame(clientMsgId: string, seq: number, id: unknown = expect.any(String)): Frame {
-  return { type: 'ack', clientMsgId, seq, id };
+export function ackFrame(
+  clientMsgId: string,
+  seq: number,
+  id: unknown = expect.any(String),
+  epoch: unknown = anEpoch,
+): Frame {
+  return { type: 'ack', clientMsgId, epoch, seq, id };
 }
 
 export function errorFrame(code: string, extra: { action?: string; clientMsgId?: string } = {}): Frame {
