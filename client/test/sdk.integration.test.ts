@@ -1,18 +1,21 @@
 /**
  * The Client SDK against the real local stack: the gateway emulator serving template.yaml with the real
  * handlers, and a real redis-server. Connections are cut through the management API (DeleteConnection)
- * or by killing the client's socket; frames are duplicated, reordered and dropped on their way in.
+ * or by killing the client's socket; frames are duplicated, reordered and dropped on their way in. A
+ * room's history is reset by ending the class or by deleting its counter and log in Redis (an eviction).
  */
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { roomKeys } from '@classroom/shared';
+import Redis from 'ioredis';
 import WebSocket from 'ws';
 import { type LocalStack, startLocalStack } from '../../test/support/local-stack';
 import { ClassroomClient } from '../src/client';
 import { mergeStrokes, type StrokeSegment } from '../src/coalescer';
 import { HandshakeRefusedError } from '../src/errors';
-import type { ClassroomClientOptions, MessageSource, RoomMessage } from '../src/types';
+import type { ClassroomClientOptions, HistoryResetEvent, MessageSource, RoomMessage } from '../src/types';
 
 /** A `ws` socket whose incoming frames pass through a filter (drop, duplicate, reorder) and that can be killed. */
 class TapSocket {
@@ -117,17 +120,19 @@ async function join(
   const received: Received[] = [];
   const messages: RoomMessage[] = [];
   const resets: unknown[] = [];
+  const historyResets: HistoryResetEvent[] = [];
   client.on('message', (m: RoomMessage, info) => {
     messages.push(m);
     received.push({ seq: m.seq, text: (m.data as { text?: unknown }).text, source: info.source });
   });
   client.on('reset', (event) => resets.push(event));
+  client.on('historyReset', (event) => historyResets.push(event));
   const before = new Set(stack.gateway.connectionIds());
   const synced = new Promise<void>((resolve) => client.once('synced', () => resolve()));
   await client.connect();
   await synced;
   const connectionId = stack.gateway.connectionIds().find((id) => !before.has(id));
-  return { client, received, messages, resets, connectionId: connectionId as string };
+  return { client, received, messages, resets, historyResets, connectionId: connectionId as string };
 }
 
 async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -414,5 +419,74 @@ describe('Client SDK against the local stack', () => {
     expect(student.resets).toEqual([{ previousSeq: 50, lastSeq: 1 }]);
     expect(student.received).toEqual([{ seq: 1, text: 'new class', source: 'history' }]);
     expect(student.client.lastSeq).toBe(1);
+  });
+
+  it('a class ended and begun again: a client back with its old cursor gets historyReset and the new history', async () => {
+    // Prepare: the student keeps (epoch, seq) of a class that then ends
+    const room = newRoom();
+    const teacher = await join(room, { userId: 't1', role: 'teacher' });
+    const student = await join(room, { userId: 's1' });
+    await teacher.client.send('chat', { text: 'old 1' });
+    await teacher.client.send('chat', { text: 'old 2' });
+    await waitFor('the old class at the student', () => student.received.length === 2);
+    const cursor = { epoch: student.client.epoch, lastSeq: student.client.lastSeq };
+    await teacher.client.endClass();
+    await waitFor('the student to close', () => student.client.state === 'closed');
+
+    // Act: a new class in the same room; the student comes back (a page reload) with its cursor
+    const teacher2 = await join(room, { userId: 't1', role: 'teacher' });
+    const sent = await teacher2.client.send('chat', { text: 'new class' });
+    const back = await join(room, { userId: 's1' }, cursor);
+    await sleep(300);
+
+    // Assess
+    expect(typeof cursor.epoch).toBe('number');
+    expect(cursor.lastSeq).toBe(2);
+    expect(sent.seq).toBe(1);
+    expect(back.client.epoch).not.toBe(cursor.epoch);
+    expect(back.client.epoch).toBe(teacher2.client.epoch);
+    expect(back.historyResets).toEqual([
+      { previousEpoch: cursor.epoch, epoch: back.client.epoch, previousSeq: 2 },
+    ]);
+    expect(back.resets).toEqual([]);
+    expect(back.received).toEqual([{ seq: 1, text: 'new class', source: 'history' }]);
+    expect(teacher2.historyResets).toEqual([]);
+    expect(back.client.lastSeq).toBe(1);
+  });
+
+  it("a room's counter and log evicted during the class: the next message is in a new epoch, and every client resets to it", async () => {
+    // Prepare
+    const room = newRoom();
+    const teacher = await join(room, { userId: 't1', role: 'teacher' });
+    const student = await join(room, { userId: 's1' });
+    for (let i = 1; i <= 3; i++) await teacher.client.send('chat', { text: `old ${i}` });
+    await waitFor('the old messages at the student', () => student.received.length === 3);
+    const oldEpoch = student.client.epoch;
+    const redis = new Redis(stack.redis.url);
+
+    // Act: the counter and the log go, as volatile-lru or their TTL would take them; the members stay
+    try {
+      await redis.del(roomKeys(room).state, roomKeys(room).log);
+    } finally {
+      redis.disconnect();
+    }
+    const sent = await teacher.client.send('chat', { text: 'after eviction' });
+    await waitFor('the new message at the student', () => student.received.length === 4);
+    const synced = new Promise((resolve) => student.client.once('synced', resolve));
+    await synced;
+    await sleep(300);
+
+    // Assess
+    const newEpoch = teacher.client.epoch;
+    expect(typeof oldEpoch).toBe('number');
+    expect(newEpoch).not.toBe(oldEpoch);
+    expect(student.client.epoch).toBe(newEpoch);
+    expect(sent.seq).toBe(1);
+    for (const member of [teacher, student]) {
+      expect(member.historyResets).toEqual([{ previousEpoch: oldEpoch, epoch: newEpoch, previousSeq: 3 }]);
+      expect(member.client.lastSeq).toBe(1);
+    }
+    expect(teacher.received.slice(3)).toEqual([{ seq: 1, text: 'after eviction', source: 'self' }]);
+    expect(student.received.slice(3)).toEqual([{ seq: 1, text: 'after eviction', source: 'live' }]);
   });
 });
