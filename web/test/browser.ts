@@ -151,6 +151,24 @@ async function waitForChat(person: Person, text: string): Promise<void> {
   );
 }
 
+/** The room's epoch as the page shows it (undefined while it shows none). */
+async function epochOf(person: Person): Promise<string | undefined> {
+  if (!(await person.page.isVisible('#epoch'))) return undefined;
+  return (await person.page.getAttribute('#epoch', 'data-epoch')) ?? undefined;
+}
+
+/** From the "class has ended" view back to the start, then into the same room again (the form keeps its values). */
+async function rejoin(person: Person, stack: LocalStack): Promise<void> {
+  const before = new Set(stack.gateway.connectionIds());
+  await person.page.click('#rejoin');
+  await person.page.click('#join');
+  await person.page.waitForSelector('#state[data-state=open]');
+  await waitUntil(`${person.name}'s new connection at the gateway`, () =>
+    stack.gateway.connectionIds().some((id) => !before.has(id)),
+  );
+  person.connectionId = stack.gateway.connectionIds().find((id) => !before.has(id));
+}
+
 function presence(person: Person): Promise<string[]> {
   return person.page.$$eval('#presence li span', (spans) => spans.map((s) => s.textContent ?? ''));
 }
@@ -414,6 +432,48 @@ async function main(): Promise<number> {
       equal(stack.gateway.connectionIds(), [], 'connections left at the gateway (no reconnect)');
       equal(await s.page.getAttribute('#state', 'data-state'), 'closed', "the student's state");
       await s.page.screenshot({ path: join(artifacts, 'class-ended-ben.png') });
+    });
+
+    await test('a new class in the same room: both see that the class history was reset, and its new epoch', async () => {
+      check(teacher && student, 'not joined');
+      const t = teacher;
+      const s = student;
+      const oldEpoch = await epochOf(s);
+      check(oldEpoch !== undefined, 'the student page shows no epoch');
+      equal(await epochOf(t), oldEpoch, "the teacher's epoch");
+      check(!(await s.page.isVisible('#history-reset')), 'a reset notice before any reset');
+      // The ended class's state is gone: the room starts over with a new epoch.
+      await rejoin(t, stack);
+      await say(t, 'A new class begins');
+      await waitForChat(t, 'A new class begins');
+      await rejoin(s, stack);
+      await waitForChat(s, 'A new class begins');
+      for (const person of [t, s]) {
+        await person.page.waitForSelector('#history-reset:not([hidden])');
+        check(
+          ((await person.page.textContent('#history-reset')) ?? '').includes('The class history was reset'),
+          `${person.name} is not told that the class history was reset`,
+        );
+      }
+      equal(
+        (await chat(s)).map((l) => `${l.seq} ${l.who}: ${l.text}`),
+        ['1 Ann: A new class begins'],
+        "the student's chat in the new class",
+      );
+      equal(
+        (await chat(t)).map((l) => `${l.seq} ${l.who}: ${l.text}`),
+        ['1 You: A new class begins'],
+        "the teacher's chat in the new class",
+      );
+      const newEpoch = await epochOf(s);
+      check(
+        newEpoch !== undefined && newEpoch !== oldEpoch,
+        `the epoch did not change: ${oldEpoch} → ${newEpoch}`,
+      );
+      equal(await epochOf(t), newEpoch, "the teacher's new epoch");
+      await s.page.screenshot({ path: join(artifacts, 'history-reset-ben.png') });
+      await s.page.click('#history-reset-dismiss');
+      check(!(await s.page.isVisible('#history-reset')), 'the notice stays after dismissing it');
     });
 
     await test('npm run dev serves the demo page and a working local token endpoint', async () => {
