@@ -29,6 +29,8 @@ const VARIABLES = [
   'REDIS_PORT',
   'REDIS_TLS',
   'REDIS_AUTH_SECRET_ARN',
+  'REDIS_CLUSTER',
+  'REDIS_USERNAME',
   'JWKS_URL',
   'JWT_SECRET',
   'JWT_SECRET_ARN',
@@ -327,6 +329,8 @@ describe('Function: redisSettings', () => {
       port: 6379,
       tls: false,
       authSecretArn: undefined,
+      username: undefined,
+      cluster: false,
     });
   });
 
@@ -370,6 +374,8 @@ describe('Function: redisSettings', () => {
       port: 6380,
       tls: true,
       authSecretArn: 'arn:secret',
+      username: undefined,
+      cluster: false,
     });
   });
 
@@ -381,7 +387,29 @@ describe('Function: redisSettings', () => {
     const settings = redisSettings();
 
     // Assess
-    expect(settings).toEqual({ host: 'h', port: 6379, tls: false, authSecretArn: undefined });
+    expect(settings).toEqual({
+      host: 'h',
+      port: 6379,
+      tls: false,
+      authSecretArn: undefined,
+      username: undefined,
+      cluster: false,
+    });
+  });
+
+  it('reads cluster mode and an ElastiCache user (REDIS_CLUSTER, REDIS_USERNAME)', () => {
+    // Prepare
+    Object.assign(process.env, {
+      REDIS_HOST: 'clustercfg.cache.example.com',
+      REDIS_CLUSTER: 'true',
+      REDIS_USERNAME: 'classroom',
+    });
+
+    // Act
+    const settings = redisSettings();
+
+    // Assess
+    expect(settings).toMatchObject({ cluster: true, username: 'classroom', tls: true });
   });
 
   it('throws naming REDIS_HOST when neither URL nor host is set', () => {

@@ -109,24 +109,26 @@ export interface RedisSettings {
   port: number;
   tls: boolean;
   authSecretArn?: string;
+  /** An ElastiCache user (user group access control, e.g. Serverless); default user when unset. */
+  username?: string;
+  /** Cluster mode (ElastiCache cluster mode enabled, Serverless): the cluster-aware client. */
+  cluster: boolean;
 }
 
 export function redisSettings(): RedisSettings {
   const url = getOptionalString('REDIS_URL');
   // The URL replaces host, port and TLS only; an auth secret still applies (docs/design.md).
-  if (url) {
-    return {
-      url,
-      port: 6379,
-      tls: url.startsWith('rediss:'),
-      authSecretArn: getOptionalString('REDIS_AUTH_SECRET_ARN'),
-    };
-  }
+  const common = {
+    authSecretArn: getOptionalString('REDIS_AUTH_SECRET_ARN'),
+    username: getOptionalString('REDIS_USERNAME'),
+    cluster: getBoolean('REDIS_CLUSTER', false),
+  };
+  if (url) return { url, port: 6379, tls: url.startsWith('rediss:'), ...common };
   return {
     host: getString('REDIS_HOST'),
     port: getInteger('REDIS_PORT', 6379, { min: 1, max: 65_535 }),
     tls: getBoolean('REDIS_TLS', true),
-    authSecretArn: getOptionalString('REDIS_AUTH_SECRET_ARN'),
+    ...common,
   };
 }
 
