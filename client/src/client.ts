@@ -139,6 +139,10 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   private pongTimer?: unknown;
   private gapTimer?: unknown;
   private resumeTimer?: unknown;
+  /** A resume asked again after an `unavailable` answer, and how many times so far. */
+  private resumeRetryTimer?: unknown;
+  private resumeRetries = 0;
+  private readonly resumeBackoff: Backoff;
   private resumeInFlight = false;
   private resumeFirstPage = true;
   private resumeComplete = true;
@@ -150,6 +154,8 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   private resumeAfterSeq = 0;
   /** The answer in flight is from an epoch the cursor has left since: skipped, then asked again. */
   private resumeStale = false;
+  /** The epoch of the answer's last page. */
+  private answerEpoch?: Epoch;
 
   private connectWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private endClassWaiters: Array<{ resolve: () => void; reject: (error: Error) => void; timer: unknown }> =
@@ -167,6 +173,11 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.backoff = new Backoff({
       baseMs: options.reconnectBaseMs ?? 500,
       maxMs: options.reconnectMaxMs ?? 30_000,
+      random: options.random,
+    });
+    this.resumeBackoff = new Backoff({
+      baseMs: options.unavailableRetryBaseMs ?? 250,
+      maxMs: options.unavailableRetryMaxMs ?? 4000,
       random: options.random,
     });
     this.sequencer = new Sequencer<Entry>(options.lastSeq ?? 0);
@@ -518,8 +529,15 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     this.socket = undefined;
     this.opened = false;
     this.resumeInFlight = false;
-    for (const timer of [this.pingTimer, this.pongTimer, this.gapTimer, this.resumeTimer]) this.clear(timer);
-    this.pingTimer = this.pongTimer = this.gapTimer = this.resumeTimer = undefined;
+    for (const timer of [
+      this.pingTimer,
+      this.pongTimer,
+      this.gapTimer,
+      this.resumeTimer,
+      this.resumeRetryTimer,
+    ])
+      this.clear(timer);
+    this.pingTimer = this.pongTimer = this.gapTimer = this.resumeTimer = this.resumeRetryTimer = undefined;
   }
 
   private finish(error: Error, close: { code?: number; reason?: string }): void {
@@ -697,24 +715,31 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     const first = this.resumeFirstPage;
     this.resumeFirstPage = false;
     const epoch = isEpoch(frame.epoch) ? frame.epoch : undefined;
-    if (first) {
-      if (epoch !== undefined && epoch !== this.cursorEpoch && this.cursorEpoch !== this.resumeEpoch) {
-        // Asked in one epoch, the cursor has moved to another since (a live frame): this answer is stale.
+    // The server's epoch as this answer last showed it: the one asked for, then the previous page's.
+    const expected = first ? this.resumeEpoch : this.answerEpoch;
+    if (epoch !== undefined) this.answerEpoch = epoch;
+    if (!this.resumeStale && epoch !== undefined && epoch !== this.cursorEpoch) {
+      if (this.cursorEpoch === undefined || this.cursorEpoch === expected) {
+        // The room is in another epoch than asked for (or than the previous page's, when it restarted while
+        // the answer was read): the server answers from its start. Delivered below, after the reset.
+        if (this.observeEpoch(epoch)) this.resumeComplete = true;
+      } else {
+        // The cursor has moved to another epoch since (a live frame): this answer is stale.
         this.resumeStale = true;
-      } else if (!this.observeEpoch(epoch) && (epoch === undefined || this.resumeEpoch === undefined)) {
-        // Without an epoch to compare (an old server, or a cursor that had none when it asked), a room
-        // whose state was deleted (endClass, TTL) shows as a sequence restarted below ours.
-        if (frame.lastSeq < this.resumeAfterSeq) {
-          const previousSeq = this.sequencer.lastSeq;
-          this.sequencer.reset(0);
-          this.resetting = true;
-          this.emit('reset', { previousSeq, lastSeq: frame.lastSeq });
-        }
       }
-      // Another epoch than the one asked for: the server answered from its start, delivered below.
-    } else if (epoch !== undefined && epoch !== this.cursorEpoch) {
-      // The cursor left this answer's epoch while its pages came in.
-      this.resumeStale = true;
+    }
+    if (
+      first &&
+      !this.resumeStale &&
+      (epoch === undefined || this.resumeEpoch === undefined) &&
+      frame.lastSeq < this.resumeAfterSeq
+    ) {
+      // Without an epoch to compare (an old server, or a cursor that had none when it asked), a room whose
+      // state was deleted (endClass, TTL) shows as a sequence restarted below what was asked for.
+      const previousSeq = this.sequencer.lastSeq;
+      this.sequencer.reset(0);
+      this.resetting = true;
+      this.emit('reset', { previousSeq, lastSeq: frame.lastSeq });
     }
     if (!this.resetting && !this.resumeStale) {
       for (const message of frame.messages) {
@@ -745,6 +770,8 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
       this.deliver(this.sequencer.skipTo(frame.lastSeq));
     }
     this.backoff.reset();
+    this.resumeBackoff.reset();
+    this.resumeRetries = 0;
     this.emit('synced', { lastSeq: this.sequencer.lastSeq, complete });
     this.checkGap();
   }
@@ -800,6 +827,20 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
     if (frame.action === 'resume') {
       this.resumeInFlight = false;
       this.clear(this.resumeTimer);
+      this.resumeTimer = undefined;
+      // A passing refusal (a failover, a full cache): asked again after a jittered delay, a few times,
+      // before the application hears of it.
+      if (frame.code === 'unavailable' && this.resumeRetries < (this.options.unavailableRetries ?? 5)) {
+        this.resumeRetries += 1;
+        this.clear(this.resumeRetryTimer);
+        this.resumeRetryTimer = this.timers.setTimeout(() => {
+          this.resumeRetryTimer = undefined;
+          this.sendResume();
+        }, this.resumeBackoff.next());
+        return;
+      }
+      this.resumeRetries = 0;
+      this.resumeBackoff.reset();
     }
     this.emit('error', error);
   }
@@ -856,7 +897,8 @@ export class ClassroomClient extends Emitter<ClassroomEvents> {
   private sendResume(): void {
     if (this.resumeInFlight) return;
     this.clear(this.gapTimer);
-    this.gapTimer = undefined;
+    this.clear(this.resumeRetryTimer);
+    this.gapTimer = this.resumeRetryTimer = undefined;
     const epoch = this.cursorEpoch;
     const request = {
       action: 'resume',

@@ -272,7 +272,8 @@ export interface ClassroomClientOptions {
   sendTimeoutMs?: number;
   /**
    * Resends of one message after `unavailable` answers (the server could not make it durable in time,
-   * e.g. during a failover), after which `send()` rejects with an {@link UnavailableError}. Default 5.
+   * e.g. during a failover), after which `send()` rejects with an {@link UnavailableError}; also how many
+   * times a `resume` refused as `unavailable` is asked again before an `error` event. Default 5.
    */
   unavailableRetries?: number;
   /** Full-jitter backoff between those resends: base and cap of the delay. Defaults 250 ms and 4 s. */

@@ -350,6 +350,33 @@ describe('Class: ClassroomClient', () => {
       expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 3]);
     });
 
+    it('resets when the pages of one answer move to a new epoch (the room restarted while it was read)', async () => {
+      // Prepare
+      const { client, received } = setup();
+      const historyResets: HistoryResetEvent[] = [];
+      const synced = jest.fn();
+      client.on('historyReset', (event) => historyResets.push(event));
+      client.on('synced', synced);
+      void client.connect();
+      last().open();
+
+      // Act: a first page of epoch A, then the rest from the start of epoch B
+      last().receive(historyIn(EPOCH_A, [1, 2], 3, false));
+      last().receive(historyIn(EPOCH_B, [1], 2, false));
+      last().receive(historyIn(EPOCH_B, [2], 2));
+
+      // Assess
+      expect(historyResets).toEqual([{ previousEpoch: EPOCH_A, epoch: EPOCH_B, previousSeq: 2 }]);
+      expect(received.map((m) => m.seq)).toEqual([1, 2, 1, 2]);
+      expect(synced).toHaveBeenCalledWith({ lastSeq: 2, complete: true });
+      expect(
+        last()
+          .actions()
+          .filter((a) => a === 'resume'),
+      ).toHaveLength(1);
+      expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 2]);
+    });
+
     it('resets on an ack from a new epoch and places the own message at its seq there', async () => {
       // Prepare
       const { client, received } = setup();
@@ -399,6 +426,53 @@ describe('Class: ClassroomClient', () => {
         [2, 'm2'],
       ]);
       expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 2]);
+    });
+
+    it('asks again, after a jittered delay, when a resume is refused as unavailable', async () => {
+      // Prepare
+      const { client, received, errors } = setup();
+      void client.connect();
+      last().open();
+
+      // Act
+      last().receive({ type: 'error', code: 'unavailable', message: 'failover', action: 'resume' });
+      await jest.advanceTimersByTimeAsync(124);
+      const early = last()
+        .actions()
+        .filter((a) => a === 'resume').length;
+      await jest.advanceTimersByTimeAsync(1);
+      last().receive(history([message(1)], 1));
+
+      // Assess
+      expect(early).toBe(1);
+      expect(
+        last()
+          .actions()
+          .filter((a) => a === 'resume'),
+      ).toHaveLength(2);
+      expect(received.map((m) => m.seq)).toEqual([1]);
+      expect(errors).toEqual([]);
+    });
+
+    it('reports a resume refused as unavailable every time, after its retries', async () => {
+      // Prepare
+      const { client, errors } = setup({ unavailableRetries: 2 });
+      void client.connect();
+      last().open();
+
+      // Act
+      for (let attempt = 0; attempt < 3; attempt++) {
+        last().receive({ type: 'error', code: 'unavailable', message: 'failover', action: 'resume' });
+        await jest.advanceTimersByTimeAsync(1000);
+      }
+
+      // Assess
+      expect(
+        last()
+          .actions()
+          .filter((a) => a === 'resume'),
+      ).toHaveLength(3);
+      expect(errors).toEqual([expect.objectContaining({ name: 'ServerError', code: 'unavailable' })]);
     });
 
     it('still detects a restart below its cursor when the cursor has no epoch', async () => {
