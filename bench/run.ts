@@ -6,9 +6,15 @@
  *   1-3  in this process: fan-out, lookup scaling vs a scan-all design, Redis cost, handler times
  *   4    fresh `node` processes: bundle sizes and module load times
  *   5    child processes: the gateway emulator (or Socket.IO) and the load generator
+ *   6    in this process, against a primary with one replica: ack latency with and without
+ *        replica-confirmed acks (MIN_REPLICA_ACKS 0 vs 1, two handler instances, same run), round trips
+ *        per confirmed send, and memory per resume of rooms at their limits (bench/replica.ts)
  *
  * `--check` (CI): exit 1 when a required figure is missing or not a number, or when a target is missed
- * (fan-out to 100 within 2 x one 20 ms round trip; lookup within 1.2x from 1k to 100k connections).
+ * (fan-out to 100 within 2 x one 20 ms round trip; lookup within 1.2x from 1k to 100k connections;
+ * a confirmed sendMessage in 1 Redis round trip, its ack p50 within 3x the unconfirmed one's (generous:
+ * the replica process waiting for a CPU on a busy machine shows in it); a resume of a room at its limits
+ * with no Redis reply above one page and at most 16 pages of memory growth).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +24,7 @@ import { runColdStart } from './coldstart';
 import { runEndToEnd } from './e2e';
 import { runHandlerBenches } from './handlers';
 import { Figures, machine, markdownTable, type Results, textTable } from './lib/results';
+import { runReplicaBenches } from './replica';
 
 const { values } = parseArgs({
   options: {
@@ -42,8 +49,25 @@ const REQUIRED = [
   'e2e_deliveries_per_s',
   'socketio_p99_ms',
   'socketio_deliveries_per_s',
+  'ack_p50_ms_unconfirmed',
+  'ack_p99_ms_unconfirmed',
+  'ack_p50_ms_confirmed',
+  'ack_p99_ms_confirmed',
+  'ack_ratio_p50_confirmed',
+  'redis_roundtrips_send_confirmed',
+  'resume_large_max_reply_bytes',
+  'resume_large_heap_growth_bytes',
+  'resume_many_max_reply_bytes',
+  'resume_many_heap_growth_bytes',
 ];
-const TARGETS = ['fanout_target_pass_100', 'lookup_flat_pass'];
+const TARGETS = [
+  'fanout_target_pass_100',
+  'lookup_flat_pass',
+  'ack_roundtrips_pass',
+  'ack_ratio_pass',
+  'resume_large_bounded_pass',
+  'resume_many_bounded_pass',
+];
 
 /** What is wrong with the figures: required ones missing or not finite, targets missed. */
 function problems(figures: Figures): string[] {
@@ -58,7 +82,8 @@ function problems(figures: Figures): string[] {
   }
   return found;
 }
-const only = new Set((values.only ?? 'handlers,coldstart,e2e').split(','));
+const PARTS = ['handlers', 'coldstart', 'e2e', 'replica'];
+const only = new Set((values.only ?? PARTS.join(',')).split(','));
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -81,6 +106,12 @@ async function main(): Promise<void> {
         thinkMs: 30_000,
       });
     }
+    if (only.has('replica')) {
+      console.log(
+        '\n[6] replica-confirmed acks and resume memory (a primary with one replica, in this process)',
+      );
+      await runReplicaBenches({ figures, quick });
+    }
   } finally {
     await redis.stop();
   }
@@ -100,7 +131,7 @@ async function main(): Promise<void> {
   console.log(`\n${textTable(figures.list)}`);
   console.log(`\nwrote ${join(values.out as string, 'latest.json')} (${results.durationSeconds} s)`);
   // With --only, a part of the figures is expected to be missing.
-  const complete = ['handlers', 'coldstart', 'e2e'].every((part) => only.has(part));
+  const complete = PARTS.every((part) => only.has(part));
   const wrong = complete ? problems(figures) : [];
   for (const p of wrong) console.error(`bench: ${p}`);
   // Keep-alive sockets and SDK clients would hold the process open.
