@@ -9,13 +9,15 @@
  * ways clients meet it: `readonly` (connections to the old node are kept: paused writes get READONLY,
  * the client reconnects and resends) and `reset` (the endpoint drops every connection to the old node).
  *
- * Long form: `npm run drill:failover:local -- --rooms 8 --members 6 --interval 200 --failovers 6 --gap 5`.
+ * Long form: `npm run drill:failover:local -- --rooms 8 --members 6 --interval 200 --failovers 6 --gap 5`
+ * (`--min-replica-acks 1`: acks wait for the replica, which is the node promoted at the next failover).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { type FailoverEvent, type FailoverTrigger, runFailovers } from './support/failover-run';
 import { RedisNode, waitFor } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
+import { roomState } from './support/room-state';
 import { startDrillStack } from './support/stack';
 import { TcpProxy } from './support/tcp-proxy';
 import { Traffic, type TrafficFigures } from './support/traffic';
@@ -28,6 +30,8 @@ export interface FailoverDrillOptions {
   warmupMs: number;
   gapMs: number;
   failovers: number;
+  /** MIN_REPLICA_ACKS of the functions (default: the local default, 0). */
+  minReplicaAcks?: number;
 }
 
 export const FAILOVER_SHORT: FailoverDrillOptions = {
@@ -141,7 +145,10 @@ export async function runFailoverDrill(options: FailoverDrillOptions): Promise<F
     nodes.push(b);
     await waitFor(async () => (await b.replication()).master_link_status === 'up', 'replica link up', 10_000);
     proxy = await TcpProxy.start({ host: '127.0.0.1', port: a.port });
-    const started = await startDrillStack({ redisUrl: proxy.url });
+    const started = await startDrillStack({
+      redisUrl: proxy.url,
+      env: options.minReplicaAcks === undefined ? {} : { MIN_REPLICA_ACKS: String(options.minReplicaAcks) },
+    });
     stack = started;
     const rooms = Array.from({ length: options.rooms }, (_, i) => `failover-${i}`);
     traffic = await Traffic.start({
@@ -156,14 +163,15 @@ export async function runFailoverDrill(options: FailoverDrillOptions): Promise<F
     const timings = trigger.timings;
     let seqCountersIntact = true;
     for (const room of rooms) {
-      const counter = Number((await trigger.primary.admin.get(`room:{${room}}:seq`)) ?? 0);
+      const counter = (await roomState(trigger.primary.admin, room)).seq;
       const highest = Math.max(0, ...(traffic.acked.get(room)?.keys() ?? []));
       if (counter < highest) seqCountersIntact = false;
     }
     const { figures, recoverMs, allRecoveredMs } = run;
     const line = report(
-      'failover',
+      options.minReplicaAcks ? 'failover-replica-acks' : 'failover',
       {
+        min_replica_acks: options.minReplicaAcks ?? 0,
         ...trafficColumns(figures, recoverMs),
         failovers: timings.length,
         write_pause_ms: Math.max(...timings.map((t) => t.writePauseMs)),
@@ -192,6 +200,7 @@ if (require.main === module) {
       warmupMs: numberArg(args, 'warmup', 3) * 1000,
       gapMs: numberArg(args, 'gap', 5) * 1000,
       failovers: numberArg(args, 'failovers', 6),
+      minReplicaAcks: numberArg(args, 'min-replica-acks', 0),
     });
     return result.figures.lost === 0 && result.figures.duplicated === 0 && result.seqCountersIntact;
   });

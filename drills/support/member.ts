@@ -21,8 +21,47 @@ export interface Identity {
 export type UrlFor = (identity: Identity, room: string) => Promise<string>;
 
 export type Outcome =
-  | { ok: true; seq: number; id: string; latencyMs: number }
+  | { ok: true; seq: number; id: string; latencyMs: number; epoch?: number }
   | { ok: false; reason: string; latencyMs: number };
+
+/** What a member holds of one epoch of its room. */
+export interface EpochLog {
+  /** undefined: a server that sends no epochs. */
+  readonly epoch: number | undefined;
+  /** seq -> how it arrived first. */
+  readonly have: Map<number, Source>;
+  /** seq -> message id, as first seen. */
+  readonly ids: Map<number, string>;
+  /** seq -> the drill's clientMsgId carried in `data.c`. */
+  readonly tags: Map<number, string>;
+  lastContiguous: number;
+  maxSeen: number;
+}
+
+/** One stored message as a `history` answer gave it. */
+export interface HistoryEntry {
+  seq: number;
+  id: string;
+  /** The drill's clientMsgId (`data.c`), when the message carries one. */
+  tag?: string;
+}
+
+/** A room's stored history as the server answered one `resume` (all frames of the answer). */
+export interface HistorySnapshot {
+  epoch: number | undefined;
+  lastSeq: number;
+  complete: boolean;
+  frames: number;
+  messages: HistoryEntry[];
+}
+
+function newLog(epoch: number | undefined): EpochLog {
+  return { epoch, have: new Map(), ids: new Map(), tags: new Map(), lastContiguous: 0, maxSeen: 0 };
+}
+
+function epochOf(frame: Record<string, unknown>): number | undefined {
+  return typeof frame.epoch === 'number' ? frame.epoch : undefined;
+}
 
 interface InFlight {
   action: 'sendMessage' | 'resume';
@@ -36,17 +75,17 @@ export interface MemberOptions {
   gapWaitMs?: number;
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
+  /** Called when the cursor moves to another epoch ("the class history was reset"). */
+  onEpochChange?: (member: DrillMember, from: number | undefined, to: number | undefined) => void;
 }
 
 export class DrillMember {
-  /** seq -> how it arrived first. */
-  readonly have = new Map<number, Source>();
-  /** seq -> message id, as first seen. */
-  readonly ids = new Map<number, string>();
-  /** seq -> the drill's clientMsgId carried in `data.c` (to spot one message stored twice). */
-  readonly tags = new Map<number, string>();
-  lastContiguous = 0;
-  maxSeen = 0;
+  /** Per epoch (key: the epoch, or undefined without epochs), what arrived. */
+  readonly logs = new Map<number | undefined, EpochLog>();
+  /** The cursor's epoch log. */
+  private cursor: EpochLog = newLog(undefined);
+  /** Times the cursor moved to another epoch than the one it was on. */
+  epochResets = 0;
   /** Frames dropped because their seq was already there (client dedupe by seq). */
   rawDuplicates = 0;
   /** A seq seen with two different message ids. */
@@ -67,15 +106,46 @@ export class DrillMember {
   private resumeQueued = false;
   private readonly gapWaitMs: number;
   private readonly requestTimeoutMs: number;
+  /** Set while `history()` reads the store's view: its frames go there, not into the logs. */
+  private capture?: HistorySnapshot;
 
   constructor(
     readonly identity: Identity,
     readonly room: string,
     private readonly urlFor: UrlFor,
-    options: MemberOptions = {},
+    private readonly options: MemberOptions = {},
   ) {
     this.gapWaitMs = options.gapWaitMs ?? 400;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 8000;
+    this.logs.set(undefined, this.cursor);
+  }
+
+  /** seq -> how it arrived first (the cursor's epoch). */
+  get have(): Map<number, Source> {
+    return this.cursor.have;
+  }
+
+  /** seq -> message id, as first seen (the cursor's epoch). */
+  get ids(): Map<number, string> {
+    return this.cursor.ids;
+  }
+
+  /** seq -> the drill's clientMsgId carried in `data.c` (to spot one message stored twice). */
+  get tags(): Map<number, string> {
+    return this.cursor.tags;
+  }
+
+  get lastContiguous(): number {
+    return this.cursor.lastContiguous;
+  }
+
+  get maxSeen(): number {
+    return this.cursor.maxSeen;
+  }
+
+  /** The cursor's epoch (undefined until a frame carried one, or with a server without epochs). */
+  get epoch(): number | undefined {
+    return this.cursor.epoch;
   }
 
   get isOpen(): boolean {
@@ -143,12 +213,13 @@ export class DrillMember {
     return this.exclusive(() => this.request('sendMessage', frame, clientMsgId));
   }
 
-  /** Resumes from the last contiguous seq until a `done` history frame; retried a few times. */
+  /**
+   * Resumes from the cursor, (epoch, last contiguous seq), until a `done` history frame; retried a few
+   * times. The epoch goes along when known, so the server answers from the start of a newer one.
+   */
   async resumeUntilDone(attempts = 5): Promise<boolean> {
     for (let i = 0; i < attempts; i++) {
-      const outcome = await this.exclusive(() =>
-        this.request('resume', JSON.stringify({ action: 'resume', afterSeq: this.lastContiguous })),
-      );
+      const outcome = await this.exclusive(() => this.request('resume', this.resumeFrame()));
       if (outcome.ok) {
         this.resumes++;
         return true;
@@ -157,6 +228,29 @@ export class DrillMember {
       await sleep(100 * 2 ** i);
     }
     return false;
+  }
+
+  /**
+   * The store's view: one `resume` from `afterSeq` (default 0, no epoch: the room's current epoch), its
+   * frames collected apart (not recorded as this member's deliveries). Undefined when it got no answer.
+   */
+  async history(afterSeq = 0): Promise<HistorySnapshot | undefined> {
+    return this.exclusive(async () => {
+      const snapshot: HistorySnapshot = {
+        epoch: undefined,
+        lastSeq: 0,
+        complete: true,
+        frames: 0,
+        messages: [],
+      };
+      this.capture = snapshot;
+      try {
+        const outcome = await this.request('resume', JSON.stringify({ action: 'resume', afterSeq }));
+        return outcome.ok ? snapshot : undefined;
+      } finally {
+        this.capture = undefined;
+      }
+    });
   }
 
   /** Sends a raw frame outside the request queue (fuzzing, attacks). */
@@ -230,20 +324,42 @@ export class DrillMember {
     const current = this.current;
     switch (frame.type) {
       case 'message':
-        if (typeof frame.seq === 'number') this.record(frame.seq, 'live', frame);
+        if (typeof frame.seq === 'number') this.record(epochOf(frame), frame.seq, 'live', frame);
         return;
       case 'history': {
-        for (const message of (frame.messages as Record<string, unknown>[]) ?? []) {
-          this.record(message.seq as number, 'resume', message);
+        const epoch = epochOf(frame);
+        const capture = current?.action === 'resume' ? this.capture : undefined;
+        if (capture) {
+          capture.epoch = epoch;
+          capture.frames++;
+          for (const message of (frame.messages as Record<string, unknown>[]) ?? []) {
+            const tag = (message.data as { c?: unknown } | undefined)?.c;
+            capture.messages.push({
+              seq: message.seq as number,
+              id: String(message.id),
+              ...(typeof tag === 'string' ? { tag } : {}),
+            });
+          }
+        } else {
+          // The answer to a resume is the room's current epoch: the cursor follows it.
+          this.follow(epoch);
+          for (const message of (frame.messages as Record<string, unknown>[]) ?? []) {
+            this.record(epoch, message.seq as number, 'resume', message);
+          }
         }
         if (frame.done === true) {
-          if (frame.complete === false) this.incompleteHistory++;
+          if (frame.complete === false) {
+            if (capture) capture.complete = false;
+            else this.incompleteHistory++;
+          }
+          if (capture) capture.lastSeq = frame.lastSeq as number;
           if (current?.action === 'resume') {
             current.settle({
               ok: true,
               seq: frame.lastSeq as number,
               id: '',
               latencyMs: Date.now() - current.started,
+              epoch,
             });
           }
         }
@@ -251,9 +367,17 @@ export class DrillMember {
       }
       case 'ack':
         if (current?.action === 'sendMessage' && frame.clientMsgId === current.clientMsgId) {
-          const seq = frame.seq as number;
-          this.record(seq, 'own', { id: frame.id, data: { c: current.clientMsgId } });
-          current.settle({ ok: true, seq, id: frame.id as string, latencyMs: Date.now() - current.started });
+          const epoch = epochOf(frame);
+          if (typeof frame.seq === 'number') {
+            this.record(epoch, frame.seq, 'own', { id: frame.id, data: { c: current.clientMsgId } });
+          }
+          current.settle({
+            ok: true,
+            seq: frame.seq as number,
+            id: frame.id as string,
+            latencyMs: Date.now() - current.started,
+            epoch,
+          });
         }
         return;
       case 'error':
@@ -277,22 +401,62 @@ export class DrillMember {
     }
   }
 
-  private record(seq: number, source: Source, message: Record<string, unknown>): void {
+  private resumeFrame(): string {
+    const epoch = this.cursor.epoch;
+    return JSON.stringify({
+      action: 'resume',
+      afterSeq: this.cursor.lastContiguous,
+      ...(epoch === undefined ? {} : { epoch }),
+    });
+  }
+
+  /**
+   * Moves the cursor to `epoch` when it is another one than the cursor's. The first epoch a member sees
+   * on a fresh cursor (nothing received yet) is taken without a reset.
+   */
+  private follow(epoch: number | undefined): void {
+    const from = this.cursor;
+    if (epoch === from.epoch) return;
+    const fresh = from.epoch === undefined && from.have.size === 0;
+    let log = this.logs.get(epoch);
+    if (!log) {
+      log = newLog(epoch);
+      this.logs.set(epoch, log);
+    }
+    this.cursor = log;
+    if (fresh) {
+      this.logs.delete(undefined);
+      return;
+    }
+    this.epochResets++;
+    this.options.onEpochChange?.(this, from.epoch, epoch);
+    // A new epoch: resume from its start (this epoch's log is empty, so the cursor is 0).
+    this.queueResume();
+  }
+
+  private record(
+    epoch: number | undefined,
+    seq: number,
+    source: Source,
+    message: Record<string, unknown>,
+  ): void {
     if (!Number.isSafeInteger(seq) || seq < 1) return;
+    this.follow(epoch);
+    const log = this.cursor;
     const id = String(message.id);
-    const known = this.have.get(seq);
+    const known = log.have.get(seq);
     if (known !== undefined) {
-      if (this.ids.get(seq) !== id) this.conflicts++;
+      if (log.ids.get(seq) !== id) this.conflicts++;
       if (source !== 'own') this.rawDuplicates++;
       return;
     }
-    this.have.set(seq, source);
-    this.ids.set(seq, id);
+    log.have.set(seq, source);
+    log.ids.set(seq, id);
     const tag = (message.data as { c?: unknown } | undefined)?.c;
-    if (typeof tag === 'string') this.tags.set(seq, tag);
-    while (this.have.has(this.lastContiguous + 1)) this.lastContiguous++;
-    if (seq > this.maxSeen) this.maxSeen = seq;
-    if (this.maxSeen > this.lastContiguous) this.watchGap();
+    if (typeof tag === 'string') log.tags.set(seq, tag);
+    while (log.have.has(log.lastContiguous + 1)) log.lastContiguous++;
+    if (seq > log.maxSeen) log.maxSeen = seq;
+    if (log.maxSeen > log.lastContiguous) this.watchGap();
   }
 
   private watchGap(): void {

@@ -10,6 +10,13 @@ import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens'
 
 export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
 
+/**
+ * One JWT secret per process: the authorizer resolves its secret once per cold start and the handlers
+ * run in this process, so a second stack started in the same process (two drills in one test file, or
+ * a long form running two phases) must sign with the same one.
+ */
+const PROCESS_SECRET = generateSecret();
+
 export interface DrillStackOptions {
   redisUrl: string;
   /** More variables for every function (win over the dev.ts set), e.g. a short ROOM_TTL_SECONDS. */
@@ -47,7 +54,7 @@ export interface DrillStack {
 }
 
 export async function startDrillStack(options: DrillStackOptions): Promise<DrillStack> {
-  const secret = generateSecret();
+  const secret = PROCESS_SECRET;
   const logs: string[] = [];
   const counts: InvocationCounts = { timeouts: 0, errors: 0, total: 0 };
   const live = options.logLive || process.env.DRILL_GATEWAY_LOG === '1';

@@ -31,10 +31,15 @@ export interface TrafficOptions {
   member?: MemberOptions;
   /** User id prefix (default `u`). */
   userPrefix?: string;
+  /** More `data` fields of each message (e.g. padding to fill a cache); resends carry the same. */
+  payload?: (clientMsgId: string) => Record<string, unknown>;
 }
 
 export interface AckRecord {
   clientMsgId: string;
+  room: string;
+  /** The ack's epoch (undefined from a server without epochs). */
+  epoch?: number;
   seq: number;
   id: string;
   userId: string;
@@ -84,16 +89,21 @@ export async function eachLimit<T>(items: T[], limit: number, fn: (item: T) => P
 
 export class Traffic {
   readonly members: DrillMember[] = [];
-  /** room -> seq -> the acknowledged message. */
+  /** room -> seq -> the acknowledged message (one epoch: for drills whose rooms keep theirs). */
   readonly acked = new Map<string, Map<number, AckRecord>>();
+  /** Every acknowledged message, in ack order, with its epoch. */
+  readonly acks: AckRecord[] = [];
   /** Failed attempts: when, by whom, why (for the recovery time). */
   readonly failureLog: { at: number; userId: string; reason: string; latencyMs: number }[] = [];
   /** When each member got each ack, and when that attempt started (for the recovery time). */
   readonly ackLog: { at: number; userId: string; attemptStartedAt: number }[] = [];
   sent = 0;
   gaveUp = 0;
+  /** Messages given up because `stop({ abandon: true })` asked for it (not counted in `gaveUp`). */
+  abandoned = 0;
   attempts = 0;
   private running = false;
+  private abandoning = false;
   private loops: Promise<void>[] = [];
   private readonly senders = new Set<DrillMember>();
 
@@ -121,9 +131,13 @@ export class Traffic {
     this.loops = [...this.senders].map((m, i) => this.loop(m, i));
   }
 
-  /** Stops sending; resolves once every message in flight is acknowledged or given up. */
-  async stop(): Promise<void> {
+  /**
+   * Stops sending; resolves once every message in flight is acknowledged or given up. With `abandon`,
+   * messages still being retried are given up at their next attempt (a cache that refuses every write).
+   */
+  async stop({ abandon = false } = {}): Promise<void> {
     this.running = false;
+    if (abandon) this.abandoning = true;
     await Promise.all(this.loops);
   }
 
@@ -291,7 +305,12 @@ export class Traffic {
     const deadline = firstSentAt + (this.options.retryDeadlineMs ?? 30_000);
     const userId = member.identity.userId;
     this.sent++;
+    const data = this.options.payload?.(clientMsgId) ?? {};
     for (let attempt = 0; ; attempt++) {
+      if (this.abandoning) {
+        this.abandoned++;
+        return;
+      }
       if (Date.now() > deadline) {
         this.gaveUp++;
         return;
@@ -306,25 +325,29 @@ export class Traffic {
       }
       this.attempts++;
       const attemptStartedAt = Date.now();
-      const outcome = await member.sendOnce(clientMsgId);
+      const outcome = await member.sendOnce(clientMsgId, data);
       if (outcome.ok) {
         const now = Date.now();
         const room = this.acked.get(member.room) as Map<number, AckRecord>;
         const previous = room.get(outcome.seq);
-        if (previous && previous.clientMsgId !== clientMsgId) {
+        const record: AckRecord = {
+          clientMsgId,
+          room: member.room,
+          ...(outcome.epoch === undefined ? {} : { epoch: outcome.epoch }),
+          seq: outcome.seq,
+          id: outcome.id,
+          userId,
+          firstSentAt,
+          ackAt: now,
+          attempts: attempt + 1,
+        };
+        this.acks.push(record);
+        if (previous && previous.clientMsgId !== clientMsgId && previous.epoch === outcome.epoch) {
           // One seq acknowledged for two messages: the second overwrote nothing in our books, but the
           // members will hold one of them only, which `figures` counts as lost.
           room.set(outcome.seq, { ...previous, id: `${previous.id}|conflict` });
         } else {
-          room.set(outcome.seq, {
-            clientMsgId,
-            seq: outcome.seq,
-            id: outcome.id,
-            userId,
-            firstSentAt,
-            ackAt: now,
-            attempts: attempt + 1,
-          });
+          room.set(outcome.seq, record);
         }
         this.ackLog.push({ at: now, userId, attemptStartedAt });
         return;

@@ -1,0 +1,338 @@
+/**
+ * Drill: an unplanned Redis failover. The replication link is cut (a partition: the replica's
+ * connection to the primary is dropped and every new one refused, not a pause) while the primary keeps
+ * taking writes from every member, then the primary dies (SIGKILL), the replica is promoted
+ * (`REPLICAOF NO ONE`) and the endpoint repointed to it, as ElastiCache Multi-AZ does when a primary
+ * fails. What the old primary took during the cut is gone with it. Then, as ElastiCache replaces the
+ * failed node, a new empty node joins as the new primary's replica: until it has synced, the promoted
+ * node has no replica to confirm writes, so with MIN_REPLICA_ACKS=1 sends stay `unavailable` until then.
+ *
+ * Two redis-server processes; a TCP proxy stands for the primary endpoint (the functions' REDIS_URL) and a
+ * second one carries the replication link (the replica is `--replicaof` that proxy), so the drill can
+ * cut it. The functions run with MIN_REPLICA_ACKS (default 1) and REPLICA_ACK_TIMEOUT_MS: a message is
+ * acknowledged only once a replica has it, so with the link cut senders get `unavailable` and resend the
+ * same clientMsgId until acknowledged by the promoted replica.
+ *
+ * It holds when: 0 acknowledged messages lost (each acked (epoch, seq, id) is in the new primary's
+ * history and held by every member), 0 duplicated deliveries, no (epoch, seq) with two ids, every
+ * member's cursor is the room's (epoch, lastSeq). `--min-replica-acks 0` shows what happens without the
+ * protection: messages acknowledged during the cut are lost and their seqs reused by other messages.
+ *
+ * Long form: `npm run drill:failover:unplanned -- --rooms 6 --members 6 --interval 200 --warmup 3
+ * --cut 3 --reconnects 1 --detect 1 --replace 1 --replicas 1 --after 5 [--min-replica-acks 0] [--ack-timeout 200]`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { numberArg, parseArgs, runMain } from './support/args';
+import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
+import { RedisNode, waitFor } from './support/redis-node';
+import { report } from './support/report';
+import { startDrillStack } from './support/stack';
+import { TcpProxy } from './support/tcp-proxy';
+import { Traffic } from './support/traffic';
+
+export interface UnplannedFailoverOptions {
+  rooms: number;
+  membersPerRoom: number;
+  intervalMs: number;
+  /** Traffic before the cut. */
+  warmupMs: number;
+  /** The replication link is cut this long while the primary takes writes. */
+  cutMs: number;
+  /**
+   * Members per room whose socket drops halfway through the cut: they reconnect and resume from the
+   * primary while it holds writes no replica confirmed (a flaky connection, a student joining late).
+   */
+  reconnectsDuringCut: number;
+  /** From the primary's death to the replica's promotion (failure detection). */
+  detectMs: number;
+  /** From the promotion to the replacement node's start (it then syncs from the new primary). */
+  replaceMs: number;
+  /**
+   * Replicas (each behind its own cut link). With one, the promoted node has no replica until the
+   * replacement has synced; with two, the other follows the promoted one at once.
+   */
+  replicas: number;
+  /** Traffic after the promotion, before the senders stop (they still resend until acknowledged). */
+  afterMs: number;
+  minReplicaAcks: number;
+  replicaAckTimeoutMs: number;
+}
+
+export const UNPLANNED_SHORT: UnplannedFailoverOptions = {
+  rooms: 4,
+  membersPerRoom: 6,
+  intervalMs: 300,
+  warmupMs: 2000,
+  cutMs: 1500,
+  reconnectsDuringCut: 1,
+  detectMs: 300,
+  replaceMs: 300,
+  replicas: 1,
+  afterMs: 2500,
+  minReplicaAcks: 1,
+  replicaAckTimeoutMs: 200,
+};
+
+/**
+ * Few senders, so that the members that rejoin during the cut do read the primary's history then (with
+ * many senders the functions' Redis connection is busy with WAITs and their reads time out instead).
+ */
+export const UNPLANNED_REJOIN_SHORT: UnplannedFailoverOptions = {
+  ...UNPLANNED_SHORT,
+  rooms: 2,
+  membersPerRoom: 3,
+  intervalMs: 1000,
+  warmupMs: 1500,
+  cutMs: 2500,
+  afterMs: 2000,
+};
+
+export interface UnplannedFailoverResult {
+  integrity: IntegrityFigures;
+  sent: number;
+  gaveUp: number;
+  acksBeforeCut: number;
+  acksDuringCut: number;
+  /** Acks between the primary's death and the promotion (none can come). */
+  acksWhileDown: number;
+  acksAfterPromotion: number;
+  /** `unavailable` answers to sends made while the link was cut. */
+  unavailableDuringCut: number;
+  /** Failed attempts by answer, from the cut to the end. */
+  failures: Record<string, number>;
+  /** Bytes of replication stream the replica never got (what died with the primary). */
+  unreplicatedBytes: number;
+  /** From the promotion to the first ack of an attempt started after it. */
+  recoverMs: number | undefined;
+  /** From the primary's death to the first ack of an attempt started after it. */
+  recoverFromKillMs: number | undefined;
+  /** From the promotion until the new primary had a replica linked (another one, or the replacement). */
+  replicaBackMs: number;
+  /** From the cut until every sender had an ack again after its last failure. */
+  allRecoveredMs: number | undefined;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  line: string;
+}
+
+function byReason(failures: { reason: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
+  return out;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+export async function runUnplannedFailoverDrill(
+  options: UnplannedFailoverOptions,
+): Promise<UnplannedFailoverResult> {
+  const nodes: RedisNode[] = [];
+  const proxies: TcpProxy[] = [];
+  let stack: Awaited<ReturnType<typeof startDrillStack>> | undefined;
+  let traffic: Traffic | undefined;
+  try {
+    // A node that becomes primary starts a replica's full sync at once (not after the 5 s default delay).
+    const nodeArgs = ['--repl-diskless-sync-delay', '0'];
+    const primary = await RedisNode.start({ args: nodeArgs });
+    nodes.push(primary);
+    // The replication link goes through its own proxy, so it can be cut.
+    const links: TcpProxy[] = [];
+    const replicas: RedisNode[] = [];
+    for (let i = 0; i < Math.max(1, options.replicas); i++) {
+      const link = await TcpProxy.start({ host: '127.0.0.1', port: primary.port });
+      proxies.push(link);
+      links.push(link);
+      const node = await RedisNode.start({
+        args: [...nodeArgs, '--replicaof', '127.0.0.1', String(link.port)],
+      });
+      nodes.push(node);
+      replicas.push(node);
+      await waitFor(
+        async () => (await node.replication()).master_link_status === 'up',
+        'replica link up',
+        10_000,
+      );
+    }
+    const [replica, ...others] = replicas as [RedisNode, ...RedisNode[]];
+    const endpoint = await TcpProxy.start({ host: '127.0.0.1', port: primary.port });
+    proxies.push(endpoint);
+    const started = await startDrillStack({
+      redisUrl: endpoint.url,
+      env: {
+        MIN_REPLICA_ACKS: String(options.minReplicaAcks),
+        REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
+      },
+    });
+    stack = started;
+    const rooms = Array.from({ length: options.rooms }, (_, i) => `unplanned-${i}`);
+    traffic = await Traffic.start({
+      rooms,
+      membersPerRoom: options.membersPerRoom,
+      intervalMs: options.intervalMs,
+      // Every message is resent until acknowledged, however long the failover takes.
+      retryDeadlineMs: 60_000,
+      urlFor: (identity, room) => started.memberUrl(identity, room),
+    });
+    await sleep(options.warmupMs);
+
+    // The partition: the replicas' links dropped, their reconnects refused; the primary goes on.
+    const cutAt = Date.now();
+    for (const link of links) link.block();
+    await sleep(options.cutMs / 2);
+    const rejoining = rooms.flatMap((room) =>
+      (traffic as Traffic).members.filter((m) => m.room === room).slice(-options.reconnectsDuringCut),
+    );
+    // Not awaited: the schedule goes on whatever the rejoining members meet.
+    const rejoins = Promise.all(
+      rejoining.map((m) => m.reconnect(Date.now() + options.cutMs).catch(() => undefined)),
+    );
+    await sleep(Math.max(0, cutAt + options.cutMs - Date.now()));
+
+    // The primary dies with what it did not replicate.
+    const primaryOffset = Number((await primary.replication()).master_repl_offset ?? 0);
+    // What the replicas had when the link was cut (they got nothing since).
+    const replicaOffset = Number((await replica.replication()).slave_repl_offset ?? 0);
+    const killedAt = Date.now();
+    await primary.kill();
+    await sleep(options.detectMs);
+    await replica.admin.call('REPLICAOF', 'NO', 'ONE');
+    endpoint.repoint({ host: '127.0.0.1', port: replica.port });
+    const promotedAt = Date.now();
+    // The other replicas follow the new primary (a partial resync: they have what it has, or less).
+    for (const node of others) await node.admin.call('REPLICAOF', '127.0.0.1', String(replica.port));
+    const linked = async (node: RedisNode) => (await node.replication()).master_link_status === 'up';
+    let replicaBackMs: number | undefined;
+    if (others.length > 0) {
+      await waitFor(async () => (await Promise.all(others.map(linked))).some(Boolean), 'a replica', 15_000);
+      replicaBackMs = Date.now() - promotedAt;
+    }
+
+    // The failed node is replaced: a new empty node syncs from the new primary.
+    await sleep(options.replaceMs);
+    const replacement = await RedisNode.start({
+      args: [...nodeArgs, '--replicaof', '127.0.0.1', String(replica.port)],
+    });
+    nodes.push(replacement);
+    await waitFor(() => linked(replacement), 'the replacement replica linked', 15_000);
+    replicaBackMs ??= Date.now() - promotedAt;
+
+    await sleep(Math.max(0, options.afterMs - replicaBackMs));
+    await rejoins;
+    await traffic.stop();
+    await traffic.reconcile(1000);
+    const snapshots = await snapshotRooms(traffic.members);
+    const figures = integrity(traffic.acks, traffic.members, snapshots);
+    const acks = traffic.acks;
+    const between = (from: number, to: number) => acks.filter((a) => a.ackAt >= from && a.ackAt < to).length;
+    const failuresFromCut = traffic.failuresBetween(cutAt);
+    const latencies = acks.map((a) => a.ackAt - a.firstSentAt).sort((a, b) => a - b);
+    const result: Omit<UnplannedFailoverResult, 'line'> = {
+      integrity: figures,
+      sent: traffic.sent,
+      gaveUp: traffic.gaveUp,
+      acksBeforeCut: between(0, cutAt),
+      acksDuringCut: between(cutAt, killedAt),
+      acksWhileDown: between(killedAt, promotedAt),
+      acksAfterPromotion: between(promotedAt, Number.POSITIVE_INFINITY),
+      unavailableDuringCut: traffic.failuresBetween(cutAt, killedAt).filter((f) => f.reason === 'unavailable')
+        .length,
+      failures: byReason(failuresFromCut),
+      unreplicatedBytes: Math.max(0, primaryOffset - replicaOffset),
+      recoverMs: traffic.recoveryMs(promotedAt),
+      recoverFromKillMs: traffic.recoveryMs(killedAt),
+      replicaBackMs,
+      allRecoveredMs: traffic.allRecoveredMs(cutAt),
+      ackP50Ms: quantile(latencies, 0.5),
+      ackP99Ms: quantile(latencies, 0.99),
+    };
+    const name = options.minReplicaAcks > 0 ? 'failover-unplanned' : 'failover-unplanned-unprotected';
+    const line = report(
+      name,
+      {
+        min_replica_acks: options.minReplicaAcks,
+        replicas: Math.max(1, options.replicas),
+        sent: result.sent,
+        acknowledged: figures.acknowledged,
+        lost: figures.lost,
+        lost_from_store: figures.lostFromStore,
+        lost_pairs: figures.lostPairs,
+        duplicated: figures.duplicated,
+        seq_conflicts: figures.seqConflicts,
+        cursors_behind: figures.cursorsBehind,
+        history_mismatch: figures.historyMismatch,
+        store_gaps: figures.storeGaps,
+        epochs_max: figures.maxEpochsPerRoom,
+        epoch_resets: figures.epochResets,
+        acks_before_cut: result.acksBeforeCut,
+        acks_during_cut: result.acksDuringCut,
+        acks_while_down: result.acksWhileDown,
+        acks_after_promotion: result.acksAfterPromotion,
+        unavailable_during_cut: result.unavailableDuringCut,
+        unreplicated_bytes: result.unreplicatedBytes,
+        recover_ms: result.recoverMs,
+        recover_from_kill_ms: result.recoverFromKillMs,
+        replica_back_ms: result.replicaBackMs,
+        all_recovered_ms: result.allRecoveredMs,
+        gave_up: result.gaveUp,
+        stored_unacked: figures.storedUnacked,
+        members: figures.members,
+        rooms: options.rooms,
+        ack_p50_ms: result.ackP50Ms,
+        ack_p99_ms: result.ackP99Ms,
+        failures:
+          Object.entries(result.failures)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(',') || 'none',
+      },
+      { ...options },
+    );
+    return { ...result, line };
+  } finally {
+    await traffic?.closeAll();
+    await stack?.stop();
+    for (const proxy of proxies) await proxy.close();
+    for (const node of nodes) await node.stop();
+  }
+}
+
+/** The protected run's verdict (what the short form asserts). */
+export function unplannedHolds(r: UnplannedFailoverResult): boolean {
+  const f = r.integrity;
+  return (
+    f.acknowledged > 0 &&
+    f.lost === 0 &&
+    f.duplicated === 0 &&
+    f.seqConflicts === 0 &&
+    f.cursorsBehind === 0 &&
+    f.historyMismatch === 0 &&
+    f.storeGaps === 0 &&
+    f.unreadRooms === 0 &&
+    r.gaveUp === 0
+  );
+}
+
+if (require.main === module) {
+  runMain(async () => {
+    const args = parseArgs();
+    const result = await runUnplannedFailoverDrill({
+      rooms: numberArg(args, 'rooms', 6),
+      membersPerRoom: numberArg(args, 'members', 6),
+      intervalMs: numberArg(args, 'interval', 200),
+      warmupMs: numberArg(args, 'warmup', 3) * 1000,
+      cutMs: numberArg(args, 'cut', 3) * 1000,
+      reconnectsDuringCut: numberArg(args, 'reconnects', 1),
+      detectMs: numberArg(args, 'detect', 1) * 1000,
+      replaceMs: numberArg(args, 'replace', 1) * 1000,
+      replicas: numberArg(args, 'replicas', 1),
+      afterMs: numberArg(args, 'after', 5) * 1000,
+      minReplicaAcks: numberArg(args, 'min-replica-acks', 1),
+      replicaAckTimeoutMs: numberArg(args, 'ack-timeout', 200),
+    });
+    if (result.integrity.examples.length) console.log(`examples: ${result.integrity.examples.join('; ')}`);
+    // Without replica acks the drill is expected to lose messages: it succeeds when it shows that.
+    return numberArg(args, 'min-replica-acks', 1) === 0 ? true : unplannedHolds(result);
+  });
+}
