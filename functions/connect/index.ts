@@ -26,7 +26,6 @@ export async function handler(event: WebSocketEvent, context: Context): Promise<
       caller.connectionId,
       caller.member,
     );
-    count(Metric.Connections);
     if (firstForUser && others.length > 0) {
       // The new socket is not open yet (a post to it would get 410), so only the others hear the join.
       await fanout(

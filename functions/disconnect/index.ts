@@ -18,7 +18,6 @@ export async function handler(event: WebSocketEvent, context: Context): Promise<
     const caller = callerOf(event);
     const store = await roomStore();
     const { remaining, goneMembers } = await store.removeMembers(caller.classRoomId, [caller.connectionId]);
-    count(Metric.Disconnections);
     logger.info('disconnected', {
       statusCode: event.requestContext.disconnectStatusCode,
       reason: event.requestContext.disconnectReason,

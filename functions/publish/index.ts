@@ -121,10 +121,7 @@ async function publish(record: SQSRecord): Promise<void> {
     },
     { dedupeTtlSeconds },
   );
-  if (result.status === 'duplicate') {
-    count(Metric.MessagesDuplicate);
-    return;
-  }
+  if (result.status === 'duplicate') return;
   if (result.status === 'unavailable') {
     // Not confirmed by the replicas: a batch item failure, so SQS redelivers and the retry completes it.
     count(Metric.MessagesUnavailable);
@@ -139,7 +136,6 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   try {
     await publish(record);
   } catch (error) {
-    count(Metric.PublishFailures);
     const code =
       error instanceof PublishError
         ? error.code

@@ -65,7 +65,6 @@ export const handler = route(Action.SendMessage, async (event, context) => {
       count(Metric.MessagesUnavailable);
       return fail(ErrorCode.Unavailable, 'Not accepted: could not be stored durably in time, please resend');
     case 'duplicate':
-      count(Metric.MessagesDuplicate);
       return reply({ type: 'ack', clientMsgId: clientMsgId as string, epoch, seq, id });
   }
   count(Metric.MessagesAccepted);

@@ -1,6 +1,6 @@
 /**
- * Delivery to a room with its bookkeeping: metrics, pruning of connections that answered 410, and a
- * `leave` announcement for users whose last connection turned out to be gone.
+ * Delivery to a room with its bookkeeping: the failed-deliveries metric, pruning of connections that
+ * answered 410, and a `leave` announcement for users whose last connection turned out to be gone.
  */
 import type { Broadcaster, BroadcastResult } from './broadcaster';
 import { count, logger, Metric } from './observability';
@@ -21,8 +21,6 @@ export async function fanout(
   { announceLeaves = true }: FanoutOptions = {},
 ): Promise<BroadcastResult> {
   const result = await broadcaster.send(connectionIds, frame);
-  count(Metric.Deliveries, result.delivered.length);
-  count(Metric.DeliveryRetries, result.retries);
   if (result.failed.length > 0) {
     count(Metric.FailedDeliveries, result.failed.length);
     logger.warn('deliveries failed after retries', { roomId, failed: result.failed.length });
@@ -32,7 +30,6 @@ export async function fanout(
     const { remaining, goneMembers, removed } = await store.removeMembers(roomId, result.gone, {
       stale: true,
     });
-    count(Metric.StaleConnectionsPruned, removed);
     logger.info('pruned stale connections', { roomId, pruned: removed, gone: result.gone.length });
     if (announceLeaves && goneMembers.length > 0 && remaining.length > 0) {
       for (const member of goneMembers) {

@@ -13,20 +13,24 @@ export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'classroom-realtime',
 });
 
+/**
+ * The custom metrics, each emitted with the one dimension set {service}: every name is one billed custom metric,
+ * so there are only those the template's dashboard or alarms read (see the on-call table there). Counts that
+ * answer no on-call question are not emitted: connects are the free API Gateway ConnectCount, deliveries part
+ * of its MessageCount, publish failures show in the publish queue's age and dead-letter alarms, pruned
+ * connections in the logs; resends answered as duplicates and retried posts are routine.
+ */
 export const Metric = {
-  Connections: 'Connections',
-  Disconnections: 'Disconnections',
-  AuthFailures: 'AuthFailures',
+  /** Messages stored and broadcast (sendMessage and server-side publish). */
   MessagesAccepted: 'MessagesAccepted',
-  MessagesDuplicate: 'MessagesDuplicate',
-  MessagesRateLimited: 'MessagesRateLimited',
-  /** Answered `unavailable`: not confirmed by the replicas in time, cache full, or Redis unreachable. */
+  /** Answered `unavailable`: not confirmed by the replicas in time, cache full, or Redis unreachable (alarm). */
   MessagesUnavailable: 'MessagesUnavailable',
-  Deliveries: 'Deliveries',
-  StaleConnectionsPruned: 'StaleConnectionsPruned',
-  DeliveryRetries: 'DeliveryRetries',
+  MessagesRateLimited: 'MessagesRateLimited',
+  /** Posts that failed after retries: the member sees a seq gap and resumes (alarm). */
   FailedDeliveries: 'FailedDeliveries',
-  PublishFailures: 'PublishFailures',
+  /** Tokens refused at $connect (a wrong secret or JWKS shows here first). */
+  AuthFailures: 'AuthFailures',
+  /** Requests answered with an internal error (alarm). */
   HandlerErrors: 'HandlerErrors',
 } as const;
 export type Metric = (typeof Metric)[keyof typeof Metric];
