@@ -1,20 +1,37 @@
 /**
- * `npm run cost -- --classrooms N --students-per-class N --hours N --messages-per-minute N [options]`
+ * `npm run cost -- [--profile standard|lean] [--load small|default|large] [--compare] [--check] [options]`
  *
- * The monthly AWS bill of this stack for a classroom load, from the price table bench/prices.json
- * (date, region, sources), with Lambda durations from the benchmark's measured handler times
- * (bench/results/latest.json) when present, else the defaults below; printed beside the list price of a
- * commercial real-time plan (Pusher Channels) for the same load. `--json` prints the model as JSON.
+ * The monthly AWS bill of this stack for a classroom load, line by line (fixed or per use, the API Gateway
+ * floor marked), from the price table bench/prices.json (each price with its page, the date it was read and
+ * whether it could be verified: lines using an unverified price are marked `?`, a price seen only for another
+ * Region `†`), with Lambda durations from the benchmark's measured handler times (bench/results/latest.json),
+ * and the same load priced on AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels.
  *
- * Load model (per month):
- *   - every classroom has `--students-per-class` students and `--teachers-per-class` teachers connected
- *     for `--hours` class hours, in sessions of `--session-hours`, spread over `--days` days;
- *     `--concurrent-share` of the classrooms are in class at the same time (peak connections);
- *   - each classroom sends `--messages-per-minute` messages in total (chat, whiteboard), each from one
- *     member to all others: 1 inbound message + (members - 1) outbound, plus the sender's ack;
- *   - each connection pings every `--ping-minutes` (ping + pong), asks for history and presence when it
- *     connects, and reconnects `--reconnects-per-hour` times an hour (authorizer, $connect, $disconnect,
- *     join/leave announcements to the room); servers publish `--publishes-per-class-hour` via SQS.
+ *   --profile standard  today's default template: CacheMode ReplicationGroup (Valkey cache.t4g.micro, 1 replica),
+ *                       Egress Nat (1 shared NAT gateway + its public IPv4 address), X-Ray on, INFO logs,
+ *                       52 custom metrics (12 EMF metrics + 8 routes x 5 API Gateway detailed metrics)
+ *   --profile lean      CacheMode Serverless (Valkey), Egress Ipv6 (egress-only internet gateway, dual-stack
+ *                       public endpoints, no NAT, no VPC endpoint), X-Ray off, WARN logs (application and
+ *                       system), only the EMF metrics the alarms and dashboard of template.yaml read, no
+ *                       detailed route metrics
+ *   --load small|default|large   20 classes of 31 for 2 h/month at 10 msg/min | 100 classes, 80 h, 20 msg/min |
+ *                       2,000 classes, 80 h, 20 msg/min (every flag below overrides the preset)
+ *   --compare           the three loads x (standard, lean, AppSync Events, IoT Core, Ably, Pusher) table
+ *   --markdown          with --compare: the table as Markdown (docs/cost.md)
+ *   --check             the targets (lean <= $12/month for the small school; at the default load everything
+ *                       beyond API Gateway's own charges <= 15 % of them); exit 1 on a miss
+ *   --free-tier         apply AWS's perpetual free tiers (CloudWatch, Lambda, SQS, X-Ray); never in --check
+ *   --json              the model as JSON
+ *
+ * Load model (per month): every classroom has `--students-per-class` students and `--teachers-per-class`
+ * teachers connected for `--hours` class hours, in sessions of `--session-hours`, over `--days` days;
+ * `--concurrent-share` of the classrooms are in class at once (peak connections). Each classroom sends
+ * `--messages-per-minute` messages in total, each from one member to all others (+ the sender's ack); a ping
+ * every `--ping-minutes`; history (`--history-messages`) and presence on every connect; `--reconnects-per-hour`;
+ * join and leave announced to the room; `--publishes-per-class-hour` server publishes through SQS.
+ * Profile overrides: --cache-mode ReplicationGroup|Cluster|Serverless, --engine, --node-type, --replicas,
+ * --shards, --egress Nat|Ipv6, --nat-gateways, --xray true|false, --custom-metrics, --alarm-metrics,
+ * --vpc-endpoints, --log-bytes-per-invocation. docs/cost.md justifies every usage figure.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -22,11 +39,219 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONCURRENCY } from '../layers/shared/src/broadcaster';
 
 const ROOT = join(__dirname, '..');
-const HOURS_PER_MONTH = 730;
+export const HOURS_PER_MONTH = 730;
 const GB = 1024 ** 3;
 
-/** Warm handler times (ms) used when bench/results/latest.json has none (full run, 2-core Xeon, 2026-12-01). */
-const DEFAULT_MS: Record<string, number> = {
+// ------------------------------------------------------------------ prices
+export type PriceStatus = 'verified' | 'other-region' | 'unverified';
+export interface Price {
+  value: number;
+  unit: string;
+  source: string;
+  read: string;
+  status: PriceStatus;
+  evidence: string;
+  note?: string;
+}
+export interface PusherPlan {
+  name: string;
+  monthly: number;
+  connections: number;
+  messagesPerDay: number;
+}
+export interface PriceTable {
+  region: string;
+  read: string;
+  caveat: string;
+  prices: Record<string, Price>;
+  pusher: { source: string; read: string; status: PriceStatus; evidence: string; plans: PusherPlan[] };
+  freeTier: {
+    status: PriceStatus;
+    cloudWatchMetrics: number;
+    cloudWatchAlarmMetrics: number;
+    cloudWatchDashboards: number;
+    cloudWatchLogsGb: number;
+    lambdaRequests: number;
+    lambdaGbSeconds: number;
+    sqsRequests: number;
+    xRayTraces: number;
+  };
+}
+
+export function priceOf(table: PriceTable, key: string): number {
+  const price = table.prices[key];
+  if (!price) throw new Error(`bench/prices.json has no price "${key}"`);
+  return price.value;
+}
+
+/** `?` when a line uses an unverified price, `†` when one was seen only for another Region, else ''. */
+export function markOf(table: PriceTable, keys: readonly string[]): string {
+  const statuses = keys.map((k) => table.prices[k]?.status ?? 'unverified');
+  if (statuses.includes('unverified')) return '?';
+  if (statuses.includes('other-region')) return '†';
+  return '';
+}
+
+// ------------------------------------------------------------------ loads and profiles
+export interface Load {
+  classrooms: number;
+  students: number;
+  teachers: number;
+  hours: number;
+  messagesPerMinute: number;
+  days: number;
+  sessionHours: number;
+  concurrentShare: number;
+  messageBytes: number;
+  pingMinutes: number;
+  reconnectsPerHour: number;
+  publishesPerClassHour: number;
+  historyMessages: number;
+}
+const BASE_LOAD: Load = {
+  classrooms: 100,
+  students: 30,
+  teachers: 1,
+  hours: 80,
+  messagesPerMinute: 20,
+  days: 20,
+  sessionHours: 1,
+  concurrentShare: 1,
+  messageBytes: 300,
+  pingMinutes: 5,
+  reconnectsPerHour: 0.5,
+  publishesPerClassHour: 2,
+  historyMessages: 20,
+};
+export const LOADS = {
+  small: { ...BASE_LOAD, classrooms: 20, hours: 2, messagesPerMinute: 10 },
+  default: { ...BASE_LOAD },
+  large: { ...BASE_LOAD, classrooms: 2000 },
+} satisfies Record<string, Load>;
+export type LoadName = keyof typeof LOADS;
+export const LOAD_LABELS: Record<LoadName, string> = {
+  small: 'small school: 20 classes of 31, 2 h/month, 10 msg/min',
+  default: 'default: 100 classes of 31, 80 h/month, 20 msg/min',
+  large: 'large: 2,000 classes of 31, 80 h/month, 20 msg/min',
+};
+
+export type CacheMode = 'ReplicationGroup' | 'Cluster' | 'Serverless';
+export interface Profile {
+  name: string;
+  cacheMode: CacheMode;
+  engine: 'valkey' | 'redis';
+  nodeType: string;
+  replicas: number;
+  shards: number;
+  egress: 'Nat' | 'Ipv6';
+  natGateways: number;
+  xRay: boolean;
+  logLevel: 'INFO' | 'WARN';
+  /** Log bytes of every invocation at INFO (platform START/REPORT records, EMF and application lines). */
+  logBytesPerInvocation: number;
+  /** Bytes of one EMF line, logged by an invocation that records a metric (kept at WARN: written to stdout). */
+  emfBytes: number;
+  accessLogBytes: number;
+  /** Custom metrics billed a month; `template`: the EMF metrics template.yaml's alarms and dashboard read. */
+  customMetrics: number | 'template';
+  alarmMetrics: number;
+  dashboards: number;
+  secrets: number;
+  vpcEndpoints: number;
+  availabilityZones: number;
+}
+export const PROFILES = {
+  standard: {
+    name: 'standard',
+    cacheMode: 'ReplicationGroup',
+    engine: 'valkey',
+    nodeType: 'cache.t4g.micro',
+    replicas: 1,
+    shards: 1,
+    egress: 'Nat',
+    natGateways: 1,
+    xRay: true,
+    logLevel: 'INFO',
+    logBytesPerInvocation: 1000,
+    emfBytes: 0,
+    accessLogBytes: 350,
+    customMetrics: 52,
+    // HandlerErrors 1, LambdaErrors 9 (metric math over 9 functions), IntegrationError 1, ExecutionError 1,
+    // FailedDeliveries 1, dead-letter queue 1, Redis CPU/memory/evictions/replication lag x 2 nodes.
+    alarmMetrics: 22,
+    dashboards: 1,
+    secrets: 2,
+    vpcEndpoints: 0,
+    availabilityZones: 2,
+  },
+  lean: {
+    name: 'lean',
+    cacheMode: 'Serverless',
+    engine: 'valkey',
+    nodeType: 'serverless',
+    replicas: 0,
+    shards: 1,
+    egress: 'Ipv6',
+    natGateways: 0,
+    xRay: false,
+    logLevel: 'WARN',
+    logBytesPerInvocation: 0,
+    emfBytes: 280,
+    accessLogBytes: 350,
+    customMetrics: 'template',
+    // template.yaml's CacheMode=Serverless alarms: HandlerErrors, LambdaErrors (9), IntegrationError,
+    // ExecutionError, FailedDeliveries, dead-letter queue, MessagesUnavailable, queue age, and the serverless
+    // cache's storage, ECPU, throttled commands and evictions.
+    alarmMetrics: 20,
+    dashboards: 1,
+    secrets: 2,
+    vpcEndpoints: 0,
+    availabilityZones: 2,
+  },
+} satisfies Record<string, Profile>;
+export type ProfileName = keyof typeof PROFILES;
+
+/** EMF metrics (namespace ClassroomRealtime) that template.yaml's alarms and dashboard read. */
+export function templateMetricNames(template: string, namespace = 'ClassroomRealtime'): string[] {
+  const names = new Set<string>();
+  // Dashboard JSON: ["Namespace","Metric",...] and [".","Metric",...] (same namespace as the row before).
+  for (const widget of template.split('"metrics":[').slice(1)) {
+    let current = '';
+    for (const row of widget.matchAll(/\[\s*"([^"]+)"\s*,\s*"([^"]+)"/g)) {
+      const [, ns, metric] = row as unknown as [string, string, string];
+      if (ns === '...') continue;
+      if (ns !== '.') current = ns;
+      if (current === namespace && metric !== '.') names.add(metric);
+    }
+  }
+  // Alarms (YAML, block or flow style): the last `Namespace:` before each `MetricName:`.
+  let current = '';
+  for (const match of template.matchAll(/\b(Namespace|MetricName):\s*"?([\w/.-]+)"?/g)) {
+    const [, key, value] = match as unknown as [string, string, string];
+    if (key === 'Namespace') current = value;
+    else if (current === namespace) names.add(value);
+  }
+  return [...names].sort();
+}
+
+/** The metric names layers/shared/src/observability.ts can emit (its `Metric` object). */
+export function emittedMetricNames(source: string): string[] {
+  const block = /export const Metric = \{([\s\S]*?)\} as const/.exec(source)?.[1] ?? '';
+  return [...block.matchAll(/^\s*(\w+):\s*'(\w+)'/gm)].map((m) => m[2] as string).sort();
+}
+
+export function resolveProfile(
+  profile: Profile,
+  template: string | undefined,
+): Profile & { customMetrics: number } {
+  if (profile.customMetrics !== 'template') return profile as Profile & { customMetrics: number };
+  const names = template ? templateMetricNames(template) : [];
+  return { ...profile, customMetrics: names.length > 0 ? names.length : 13 };
+}
+
+// ------------------------------------------------------------------ measured handler times
+/** Warm handler times (ms) used when bench/results/latest.json lacks them (full run, 2-core Xeon, 2026-12-01). */
+export const DEFAULT_MEASURED: Record<string, number> = {
   handler_ms_authorizer: 0.09,
   handler_ms_connect: 4.5,
   handler_ms_disconnect: 4.2,
@@ -39,8 +264,19 @@ const DEFAULT_MS: Record<string, number> = {
   fanout_ms_30: 25.3,
   fanout_ms_100: 30.2,
   fanout_ms_300: 79.6,
+  redis_commands_send: 18,
+  redis_commands_connect: 15,
+  redis_commands_disconnect: 11,
+  history_bytes_per_message: 406,
+  history_frame_bytes: 302,
+  redis_bytes_per_connection: 118,
 };
-/** Memory (MB) per function, from template.yaml (Globals 256; send-message 512; ping and default 128). */
+export type Measured = (key: string) => number;
+export function measuredFrom(figures: Map<string, number>): Measured {
+  return (key) => figures.get(key) ?? (DEFAULT_MEASURED[key] as number);
+}
+
+/** Memory (MB) per function, from template.yaml (Globals 256; send-message 512; ping 128). */
 const MEMORY_MB = {
   authorizer: 256,
   connect: 256,
@@ -51,137 +287,9 @@ const MEMORY_MB = {
   presence: 256,
   publish: 256,
 };
-/** Posts in flight at once per invocation: the layer's broadcaster concurrency. */
-const POST_CONCURRENCY = DEFAULT_CONCURRENCY;
-
-interface Prices {
-  date: string;
-  region: string;
-  caveat: string;
-  aws: {
-    apiGatewayWebSocket: {
-      messagesPerMillion: number;
-      messagesPerMillionAbove1B: number;
-      connectionMinutesPerMillion: number;
-      messageUnitBytes: number;
-    };
-    lambda: { arm64PerGbSecond: number; requestsPerMillion: number };
-    elastiCache: { nodeHour: Record<string, Record<string, number>> };
-    natGateway: { hour: number; perGbProcessed: number };
-    dataTransfer: { outPerGb: number };
-    sqs: { requestsPerMillion: number; requestUnitBytes: number };
-    cloudWatch: {
-      logsIngestionPerGb: number;
-      logsStoragePerGbMonth: number;
-      customMetricPerMonth: number;
-      alarmPerMonth: number;
-      dashboardPerMonth: number;
-    };
-    xRay: { tracesRecordedPerMillion: number };
-    secretsManager: { secretPerMonth: number; apiCallsPer10k: number };
-  };
-  commercial: {
-    name: string;
-    source: string;
-    asKnownOn: string;
-    check: string;
-    plans: { name: string; monthly: number; connections: number; messagesPerDay: number }[];
-  };
-}
-
-const { values } = parseArgs({
-  options: {
-    classrooms: { type: 'string', default: '100' },
-    'students-per-class': { type: 'string', default: '30' },
-    'teachers-per-class': { type: 'string', default: '1' },
-    hours: { type: 'string', default: '80' },
-    'messages-per-minute': { type: 'string', default: '20' },
-    days: { type: 'string', default: '20' },
-    'session-hours': { type: 'string', default: '1' },
-    'concurrent-share': { type: 'string', default: '1' },
-    'message-bytes': { type: 'string', default: '300' },
-    'ping-minutes': { type: 'string', default: '5' },
-    'reconnects-per-hour': { type: 'string', default: '0.5' },
-    'publishes-per-class-hour': { type: 'string', default: '2' },
-    engine: { type: 'string', default: 'valkey' },
-    'node-type': { type: 'string', default: 'cache.t4g.micro' },
-    replicas: { type: 'string', default: '1' },
-    'nat-gateways': { type: 'string', default: '1' },
-    'post-rtt-ms': { type: 'string', default: '20' },
-    'post-overhead-bytes': { type: 'string', default: '1500' },
-    'log-bytes-per-invocation': { type: 'string', default: '1000' },
-    'access-log-bytes': { type: 'string', default: '350' },
-    'cold-starts-per-function-per-day': { type: 'string', default: '10' },
-    'custom-metrics': { type: 'string', default: '52' },
-    alarms: { type: 'string', default: '8' },
-    results: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
-    prices: { type: 'string', default: join(ROOT, 'bench', 'prices.json') },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-
-if (values.help) {
-  console.log(
-    readFileSync(__filename, 'utf8')
-      .split('*/')[0]
-      ?.replace(/^\/\*\*?|^ \* ?/gm, ''),
-  );
-  process.exit(0);
-}
-
-function num(name: keyof typeof values, { min = 0, integer = false } = {}): number {
-  const value = Number(values[name]);
-  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    console.error(
-      `--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${values[name]}"`,
-    );
-    process.exit(2);
-  }
-  return value;
-}
-
-const classrooms = num('classrooms', { min: 1, integer: true });
-const students = num('students-per-class', { integer: true });
-const teachers = num('teachers-per-class', { integer: true });
-const hours = num('hours', { min: 0 });
-const mpm = num('messages-per-minute');
-const days = num('days', { min: 1 });
-const sessionHours = num('session-hours', { min: 0.01 });
-const concurrentShare = Math.min(1, num('concurrent-share', { min: 0.001 }));
-const messageBytes = num('message-bytes', { min: 1 });
-const pingMinutes = num('ping-minutes', { min: 0.1 });
-const reconnectsPerHour = num('reconnects-per-hour');
-const publishesPerClassHour = num('publishes-per-class-hour');
-const replicas = num('replicas', { integer: true });
-const natGateways = num('nat-gateways', { integer: true });
-const postRttMs = num('post-rtt-ms');
-const postOverheadBytes = num('post-overhead-bytes');
-const logBytes = num('log-bytes-per-invocation');
-const accessLogBytes = num('access-log-bytes');
-const coldStartsPerDay = num('cold-starts-per-function-per-day');
-const customMetrics = num('custom-metrics', { integer: true });
-const alarms = num('alarms', { integer: true });
-
-const prices = JSON.parse(readFileSync(values.prices as string, 'utf8')) as Prices;
-const aws = prices.aws;
-
-// ------------------------------------------------------------------ measured handler times
-const measured = new Map<string, number>();
-let measuredFrom = 'defaults in scripts/cost.ts (no bench/results/latest.json)';
-if (existsSync(values.results as string)) {
-  const results = JSON.parse(readFileSync(values.results as string, 'utf8')) as {
-    figures: { key: string; value: unknown }[];
-    date: string;
-    machine: string;
-  };
-  for (const f of results.figures) if (typeof f.value === 'number') measured.set(f.key, f.value);
-  measuredFrom = `${relative(process.cwd(), values.results as string) || values.results} (${results.date.slice(0, 10)}, ${results.machine})`;
-}
-const ms = (key: string) => measured.get(key) ?? (DEFAULT_MS[key] as number);
 
 /** sendMessage time for n recipients: the measured fan-out (posts answered after 20 ms), interpolated. */
-function sendMessageMs(recipients: number): number {
+export function sendMessageMs(ms: Measured, recipients: number): number {
   const points = [1, 10, 30, 100, 300].map((n) => [n, ms(`fanout_ms_${n}`)] as const);
   if (recipients <= 1) return points[0]?.[1] as number;
   for (let i = 1; i < points.length; i++) {
@@ -193,255 +301,995 @@ function sendMessageMs(recipients: number): number {
   const [nB, vB] = points[points.length - 1] as readonly [number, number];
   return vB + ((vB - vA) * (recipients - nB)) / (nB - nA);
 }
-/** A handler measured against a management API answering at once, plus the AWS round trips of its posts. */
-const withPosts = (handlerMs: number, posts: number) =>
-  handlerMs + Math.ceil(posts / POST_CONCURRENCY) * postRttMs;
 
-// ------------------------------------------------------------------ load
-const members = students + teachers;
-const others = Math.max(0, members - 1);
-const connectionHours = classrooms * members * hours;
-const connectionMinutes = connectionHours * 60;
-const connects = classrooms * members * (hours / sessionHours + hours * reconnectsPerHour);
-const messagesSent = classrooms * mpm * 60 * hours;
-const pings = connectionMinutes / pingMinutes;
-const publishes = classrooms * hours * publishesPerClassHour;
-const units = (bytes: number) => Math.max(1, Math.ceil(bytes / aws.apiGatewayWebSocket.messageUnitBytes));
-const historyBytes = Math.min(128 * 1024, 20 * messageBytes + 200);
-
-// API Gateway messages: received from clients, and sent to them (posts and route responses).
-const inbound = messagesSent + pings + 2 * connects; // + resume and presence on each connect
-const deliveries = messagesSent * others;
-const announcements = 2 * connects * others; // join and leave to the others in the room
-const outboundSmall =
-  deliveries +
-  announcements +
-  messagesSent /* acks */ +
-  pings /* pongs */ +
-  connects /* presence */ +
-  publishes * others;
-const apiMessages =
-  inbound * units(messageBytes) + outboundSmall * units(messageBytes) + connects * units(historyBytes);
-
-// Lambda invocations and billed duration (1 ms granularity, rounded up per invocation).
-interface Fn {
+// ------------------------------------------------------------------ usage
+export interface Fn {
   name: string;
   invocations: number;
   ms: number;
   memoryMb: number;
+  /** Records an EMF metric on (almost) every invocation. */
+  emitsMetric: boolean;
+  /** ElastiCache Serverless processing units per invocation: 1 per command + 1 per KB moved. */
+  ecpu: number;
 }
-const fns: Fn[] = [
-  {
-    name: 'sendMessage',
-    invocations: messagesSent,
-    ms: sendMessageMs(others),
-    memoryMb: MEMORY_MB.sendMessage,
-  },
-  {
-    name: 'authorizer',
-    invocations: connects,
-    ms: ms('handler_ms_authorizer'),
-    memoryMb: MEMORY_MB.authorizer,
-  },
-  {
-    name: '$connect',
-    invocations: connects,
-    ms: withPosts(ms('handler_ms_connect'), others),
-    memoryMb: MEMORY_MB.connect,
-  },
-  {
-    name: '$disconnect',
-    invocations: connects,
-    ms: withPosts(ms('handler_ms_disconnect'), others),
-    memoryMb: MEMORY_MB.disconnect,
-  },
-  { name: 'resume', invocations: connects, ms: ms('handler_ms_resume'), memoryMb: MEMORY_MB.resume },
-  { name: 'presence', invocations: connects, ms: ms('handler_ms_presence'), memoryMb: MEMORY_MB.presence },
-  { name: 'ping', invocations: pings, ms: ms('handler_ms_ping'), memoryMb: MEMORY_MB.ping },
-  { name: 'publish', invocations: publishes, ms: sendMessageMs(others), memoryMb: MEMORY_MB.publish },
-];
-const billedMs = (f: Fn) => Math.max(1, Math.ceil(f.ms));
-const gbSeconds = fns.reduce((sum, f) => sum + (f.invocations * billedMs(f) * f.memoryMb) / 1024 / 1000, 0);
-const invocations = fns.reduce((sum, f) => sum + f.invocations, 0);
-const initMs = ms('coldstart_load_ms_layer') + 150; // module load + runtime start (assumed 150 ms)
-const initGbSeconds = fns.length * days * coldStartsPerDay * (initMs / 1000) * (256 / 1024);
+export interface Usage {
+  members: number;
+  others: number;
+  connectionMinutes: number;
+  connects: number;
+  messagesSent: number;
+  pings: number;
+  publishes: number;
+  deliveries: number;
+  announcements: number;
+  inbound: number;
+  outboundSmall: number;
+  historyBytes: number;
+  apiMessages: number;
+  fns: Fn[];
+  posts: number;
+  postGb: number;
+  dataOutGb: number;
+  wallSeconds: number;
+  apiRequests: number;
+  peakConnections: number;
+  cachedGb: number;
+}
 
-// Network: every post leaves through the NAT gateway (to the execute-api endpoint), with HTTP/TLS/SigV4
-// overhead; every outbound frame leaves API Gateway to the internet.
-const posts = deliveries + announcements + connects + publishes * others;
-const natGb = (posts * (messageBytes + postOverheadBytes)) / GB;
-const dataOutGb = (outboundSmall * (messageBytes + 20) + connects * historyBytes) / GB;
-
-// Wall-clock seconds in which some class runs (for the X-Ray reservoir of 1 trace a second per function).
-const wallSeconds = (hours * 3600) / concurrentShare;
-const xRayTraces = fns.reduce((sum, f) => {
-  const reservoir = Math.min(f.invocations, wallSeconds);
-  return sum + reservoir + 0.05 * (f.invocations - reservoir);
-}, 0);
-
-const apiRequests = inbound + connects * 2; // access log lines: messages, $connect, $disconnect
-const logsGb = (invocations * logBytes + apiRequests * accessLogBytes) / GB;
-const sqsRequests =
-  publishes * 3 * Math.ceil(messageBytes / aws.sqs.requestUnitBytes) + 5 * 3 * 60 * HOURS_PER_MONTH;
-
-const nodeHour = aws.elastiCache.nodeHour[values.engine as string]?.[values['node-type'] as string];
-if (nodeHour === undefined) {
-  console.error(`no price for ${values.engine} ${values['node-type']} in ${values.prices}`);
-  process.exit(2);
+export function usageOf(load: Load, ms: Measured, postRttMs = 20, postOverheadBytes = 1500): Usage {
+  const members = load.students + load.teachers;
+  const others = Math.max(0, members - 1);
+  const connectionMinutes = load.classrooms * members * load.hours * 60;
+  const connects =
+    load.classrooms * members * (load.hours / load.sessionHours + load.hours * load.reconnectsPerHour);
+  const messagesSent = load.classrooms * load.messagesPerMinute * 60 * load.hours;
+  const pings = connectionMinutes / load.pingMinutes;
+  const publishes = load.classrooms * load.hours * load.publishesPerClassHour;
+  const unit = 32768;
+  const units = (bytes: number) => Math.max(1, Math.ceil(bytes / unit));
+  const historyBytes = Math.min(128 * 1024, load.historyMessages * ms('history_frame_bytes') + 200);
+  const inbound = messagesSent + pings + 2 * connects; // + resume and presence on each connect
+  const deliveries = messagesSent * others;
+  const announcements = 2 * connects * others; // join and leave to the others in the room
+  const outboundSmall =
+    deliveries +
+    announcements +
+    messagesSent /* acks */ +
+    pings /* pongs */ +
+    connects /* presence */ +
+    publishes * others;
+  const apiMessages =
+    inbound * units(load.messageBytes) +
+    outboundSmall * units(load.messageBytes) +
+    connects * units(historyBytes);
+  const withPosts = (handlerMs: number, posts: number) =>
+    handlerMs + Math.ceil(posts / DEFAULT_CONCURRENCY) * postRttMs;
+  const kb = (bytes: number) => bytes / 1024;
+  const sendEcpu = ms('redis_commands_send') + kb(load.messageBytes + others * 40 + 200);
+  const fns: Fn[] = [
+    {
+      name: 'sendMessage',
+      invocations: messagesSent,
+      ms: sendMessageMs(ms, others),
+      memoryMb: MEMORY_MB.sendMessage,
+      emitsMetric: true,
+      ecpu: sendEcpu,
+    },
+    {
+      name: 'authorizer',
+      invocations: connects,
+      ms: ms('handler_ms_authorizer'),
+      memoryMb: MEMORY_MB.authorizer,
+      emitsMetric: false,
+      ecpu: 0,
+    },
+    {
+      name: '$connect',
+      invocations: connects,
+      ms: withPosts(ms('handler_ms_connect'), others),
+      memoryMb: MEMORY_MB.connect,
+      emitsMetric: true,
+      ecpu: ms('redis_commands_connect') + kb(others * 40 + 300),
+    },
+    {
+      name: '$disconnect',
+      invocations: connects,
+      ms: withPosts(ms('handler_ms_disconnect'), others),
+      memoryMb: MEMORY_MB.disconnect,
+      emitsMetric: true,
+      ecpu: ms('redis_commands_disconnect') + kb(others * 40 + 300),
+    },
+    {
+      name: 'resume',
+      invocations: connects,
+      ms: ms('handler_ms_resume'),
+      memoryMb: MEMORY_MB.resume,
+      emitsMetric: false,
+      ecpu: 3 + kb(historyBytes),
+    },
+    {
+      name: 'presence',
+      invocations: connects,
+      ms: ms('handler_ms_presence'),
+      memoryMb: MEMORY_MB.presence,
+      emitsMetric: false,
+      ecpu: 2 + kb(members * 60),
+    },
+    {
+      name: 'ping',
+      invocations: pings,
+      ms: ms('handler_ms_ping'),
+      memoryMb: MEMORY_MB.ping,
+      emitsMetric: false,
+      ecpu: 0,
+    },
+    {
+      name: 'publish',
+      invocations: publishes,
+      ms: sendMessageMs(ms, others),
+      memoryMb: MEMORY_MB.publish,
+      emitsMetric: true,
+      ecpu: sendEcpu + 2,
+    },
+  ];
+  // Every post leaves the VPC (NAT gateway, or the egress-only gateway over IPv6) to the execute-api
+  // endpoint, with HTTP/TLS/SigV4 overhead; every outbound frame leaves API Gateway to the internet.
+  const posts = deliveries + announcements + connects + publishes * others;
+  const postGb = (posts * (load.messageBytes + postOverheadBytes)) / GB;
+  const dataOutGb = (outboundSmall * (load.messageBytes + 20) + connects * historyBytes) / GB;
+  const wallSeconds = (load.hours * 3600) / load.concurrentShare;
+  const apiRequests = inbound + connects * 2; // access log lines: messages, $connect, $disconnect
+  const peakConnections = Math.ceil(load.classrooms * load.concurrentShare * members);
+  // Data stored in the cache: each room's log (ROOM_HISTORY_LIMIT 1000 messages, at the measured bytes per
+  // message) and its connections, assumed present all month (rooms expire 24 h after their last activity).
+  const messagesPerClassDay = (load.messagesPerMinute * 60 * load.hours) / load.days;
+  const roomBytes = Math.min(1000, messagesPerClassDay) * ms('history_bytes_per_message');
+  const cachedGb = (load.classrooms * roomBytes + peakConnections * ms('redis_bytes_per_connection')) / GB;
+  return {
+    members,
+    others,
+    connectionMinutes,
+    connects,
+    messagesSent,
+    pings,
+    publishes,
+    deliveries,
+    announcements,
+    inbound,
+    outboundSmall,
+    historyBytes,
+    apiMessages,
+    fns,
+    posts,
+    postGb,
+    dataOutGb,
+    wallSeconds,
+    apiRequests,
+    peakConnections,
+    cachedGb,
+  };
 }
 
 // ------------------------------------------------------------------ bill
-const apiMessagePrice = (n: number) =>
-  (Math.min(n, 1e9) * aws.apiGatewayWebSocket.messagesPerMillion +
-    Math.max(0, n - 1e9) * aws.apiGatewayWebSocket.messagesPerMillionAbove1B) /
-  1e6;
-const lines: { item: string; quantity: string; cost: number }[] = [
-  {
-    item: 'API Gateway: messages (32 KB units)',
-    quantity: `${(apiMessages / 1e6).toFixed(2)} M`,
-    cost: apiMessagePrice(apiMessages),
-  },
-  {
-    item: 'API Gateway: connection minutes',
-    quantity: `${(connectionMinutes / 1e6).toFixed(2)} M`,
-    cost: (connectionMinutes / 1e6) * aws.apiGatewayWebSocket.connectionMinutesPerMillion,
-  },
-  {
-    item: 'Lambda: requests',
-    quantity: `${(invocations / 1e6).toFixed(2)} M`,
-    cost: (invocations / 1e6) * aws.lambda.requestsPerMillion,
-  },
-  {
-    item: 'Lambda: duration (arm64)',
-    quantity: `${gbSeconds.toFixed(0)} GB-s`,
-    cost: gbSeconds * aws.lambda.arm64PerGbSecond,
-  },
-  {
-    item: 'Lambda: INIT (cold starts)',
-    quantity: `${initGbSeconds.toFixed(0)} GB-s`,
-    cost: initGbSeconds * aws.lambda.arm64PerGbSecond,
-  },
-  {
-    item: `ElastiCache ${values.engine} ${values['node-type']} x ${replicas + 1}`,
-    quantity: `${(replicas + 1) * HOURS_PER_MONTH} node-h`,
-    cost: (replicas + 1) * HOURS_PER_MONTH * nodeHour,
-  },
-  {
-    item: `NAT gateway x ${natGateways}: hours`,
-    quantity: `${natGateways * HOURS_PER_MONTH} h`,
-    cost: natGateways * HOURS_PER_MONTH * aws.natGateway.hour,
-  },
-  {
-    item: 'NAT gateway: data processed',
-    quantity: `${natGb.toFixed(2)} GB`,
-    cost: natGb * aws.natGateway.perGbProcessed,
-  },
-  {
-    item: 'Data transfer out (to clients)',
-    quantity: `${dataOutGb.toFixed(2)} GB`,
-    cost: dataOutGb * aws.dataTransfer.outPerGb,
-  },
-  {
-    item: 'SQS requests (publish + polling)',
-    quantity: `${(sqsRequests / 1e6).toFixed(2)} M`,
-    cost: (sqsRequests / 1e6) * aws.sqs.requestsPerMillion,
-  },
-  {
-    item: 'CloudWatch Logs: ingestion + storage',
-    quantity: `${logsGb.toFixed(2)} GB`,
-    cost: logsGb * (aws.cloudWatch.logsIngestionPerGb + aws.cloudWatch.logsStoragePerGbMonth),
-  },
-  {
-    item: 'CloudWatch: metrics, alarms, dashboard',
-    quantity: `${customMetrics} metrics, ${alarms} alarms`,
-    cost:
-      customMetrics * aws.cloudWatch.customMetricPerMonth +
-      alarms * aws.cloudWatch.alarmPerMonth +
-      aws.cloudWatch.dashboardPerMonth,
-  },
-  {
-    item: 'X-Ray traces (Tracing: Active)',
-    quantity: `${(xRayTraces / 1e6).toFixed(2)} M`,
-    cost: (xRayTraces / 1e6) * aws.xRay.tracesRecordedPerMillion,
-  },
-  {
-    item: 'Secrets Manager (JWT, Redis auth)',
-    quantity: '2 secrets',
-    cost: 2 * aws.secretsManager.secretPerMonth,
-  },
-];
-const total = lines.reduce((sum, l) => sum + l.cost, 0);
-const classroomHours = classrooms * hours;
+export type Kind = 'fixed' | 'use';
+export interface Line {
+  item: string;
+  quantity: string;
+  cost: number;
+  kind: Kind;
+  /** API Gateway's own charges: the floor of this architecture. */
+  floor: boolean;
+  prices: string[];
+  mark: string;
+}
+export interface Bill {
+  profile: Profile & { customMetrics: number };
+  lines: Line[];
+  total: number;
+  floor: number;
+  beyondFloor: number;
+  beyondShare: number;
+  fixed: number;
+}
 
-// ------------------------------------------------------------------ commercial plan for the same load
-const peakConnections = Math.ceil(classrooms * concurrentShare * members);
-// Pusher: each published message + one per delivery; join/leave presence events to the others.
-const pusherMessages = messagesSent * (1 + others) + announcements + publishes * (1 + others);
-const perDay = pusherMessages / days;
-const plan = prices.commercial.plans.find(
-  (p) => p.connections >= peakConnections && p.messagesPerDay >= perDay,
-);
+const millions = (n: number) => `${(n / 1e6).toFixed(2)} M`;
 
-const money = (n: number) => `$${n >= 100 ? n.toFixed(0) : n.toFixed(2)}`;
-const model = {
-  inputs: {
-    classrooms,
-    studentsPerClass: students,
-    teachersPerClass: teachers,
-    hoursPerMonth: hours,
-    messagesPerMinutePerClass: mpm,
-    days,
-    sessionHours,
-    concurrentShare,
-    messageBytes,
-  },
-  handlerTimesFrom: measuredFrom,
-  lambdaMs: Object.fromEntries(fns.map((f) => [f.name, Number(f.ms.toFixed(2))])),
-  lines: lines.map((l) => ({ ...l, cost: Number(l.cost.toFixed(2)) })),
-  total: Number(total.toFixed(2)),
-  perClassroomHour: Number((total / classroomHours).toFixed(4)),
-  perStudentHour: Number((total / (classroomHours * students || 1)).toFixed(5)),
-  commercial: {
-    name: prices.commercial.name,
-    plan: plan?.name ?? 'Enterprise (contact sales: above the largest listed plan)',
-    monthly: plan?.monthly ?? null,
-    peakConnections,
-    messagesPerDay: Math.round(perDay),
-    source: `${prices.commercial.source}; as known on ${prices.commercial.asKnownOn}`,
-  },
-  prices: { date: prices.date, region: prices.region, caveat: prices.caveat },
-};
+export function billOf(
+  load: Load,
+  profile: Profile & { customMetrics: number },
+  table: PriceTable,
+  ms: Measured,
+  options: { freeTier?: boolean; coldStartsPerFunctionPerDay?: number } = {},
+): Bill {
+  const u = usageOf(load, ms);
+  const p = (key: string) => priceOf(table, key);
+  const lines: Line[] = [];
+  const add = (item: string, quantity: string, cost: number, kind: Kind, prices: string[], floor = false) =>
+    lines.push({ item, quantity, cost, kind, floor, prices, mark: markOf(table, prices) });
+  const free = options.freeTier ? table.freeTier : undefined;
 
-if (values.json) {
-  console.log(JSON.stringify(model, null, 2));
-} else {
-  const w = Math.max(...lines.map((l) => l.item.length));
-  const q = Math.max(...lines.map((l) => l.quantity.length));
+  // API Gateway: the floor.
+  const n = u.apiMessages;
+  add(
+    'API Gateway: messages (32 KB units)',
+    millions(n),
+    (Math.min(n, 1e9) * p('apiGateway.messagesPerMillion') +
+      Math.max(0, n - 1e9) * p('apiGateway.messagesPerMillionAbove1B')) /
+      1e6,
+    'use',
+    n > 1e9
+      ? [
+          'apiGateway.messagesPerMillion',
+          'apiGateway.messagesPerMillionAbove1B',
+          'apiGateway.messageUnitBytes',
+        ]
+      : ['apiGateway.messagesPerMillion', 'apiGateway.messageUnitBytes'],
+    true,
+  );
+  add(
+    'API Gateway: connection minutes',
+    millions(u.connectionMinutes),
+    (u.connectionMinutes / 1e6) * p('apiGateway.connectionMinutesPerMillion'),
+    'use',
+    ['apiGateway.connectionMinutesPerMillion'],
+    true,
+  );
+
+  // Lambda (1 ms billing, rounded up per invocation; INIT billed as duration since August 2025).
+  const invocations = u.fns.reduce((s, f) => s + f.invocations, 0);
+  const billedMs = (f: Fn) => Math.max(1, Math.ceil(f.ms));
+  const gbSeconds = u.fns.reduce((s, f) => s + (f.invocations * billedMs(f) * f.memoryMb) / 1024 / 1000, 0);
+  const coldStarts = options.coldStartsPerFunctionPerDay ?? 10;
+  const initMs = ms('coldstart_load_ms_layer') + 150; // module load + runtime start (assumed 150 ms)
+  const initGbSeconds = u.fns.length * load.days * coldStarts * (initMs / 1000) * (256 / 1024);
+  const freeRequests = free?.lambdaRequests ?? 0;
+  const freeGbS = free?.lambdaGbSeconds ?? 0;
+  add(
+    'Lambda: requests',
+    millions(invocations),
+    (Math.max(0, invocations - freeRequests) / 1e6) * p('lambda.requestsPerMillion'),
+    'use',
+    ['lambda.requestsPerMillion'],
+  );
+  add(
+    'Lambda: duration + INIT (arm64)',
+    `${(gbSeconds + initGbSeconds).toFixed(0)} GB-s`,
+    Math.max(0, gbSeconds + initGbSeconds - freeGbS) * p('lambda.arm64PerGbSecond'),
+    'use',
+    ['lambda.arm64PerGbSecond'],
+  );
+
+  // The cache.
+  if (profile.cacheMode === 'Serverless') {
+    const key = `elastiCache.serverless.${profile.engine}`;
+    const minGb = p(`${key}.minimumGb`);
+    const gb = Math.max(minGb, u.cachedGb);
+    add(
+      `ElastiCache Serverless ${profile.engine}: data stored${u.cachedGb < minGb ? ' (the minimum)' : ''}`,
+      `${gb.toFixed(2)} GB x ${HOURS_PER_MONTH} h`,
+      gb * HOURS_PER_MONTH * p(`${key}.dataStoredPerGbHour`),
+      u.cachedGb < minGb ? 'fixed' : 'use',
+      [`${key}.dataStoredPerGbHour`, `${key}.minimumGb`],
+    );
+    const ecpu = u.fns.reduce((s, f) => s + f.invocations * f.ecpu, 0);
+    add(
+      `ElastiCache Serverless ${profile.engine}: ECPUs`,
+      millions(ecpu),
+      (ecpu / 1e6) * p(`${key}.ecpuPerMillion`),
+      'use',
+      [`${key}.ecpuPerMillion`],
+    );
+  } else {
+    const nodes = (profile.cacheMode === 'Cluster' ? profile.shards : 1) * (profile.replicas + 1);
+    const key = `elastiCache.node.${profile.engine}.${profile.nodeType}`;
+    add(
+      `ElastiCache ${profile.cacheMode} ${profile.engine} ${profile.nodeType} x ${nodes}`,
+      `${nodes * HOURS_PER_MONTH} node-h`,
+      nodes * HOURS_PER_MONTH * p(key),
+      'fixed',
+      [key],
+    );
+  }
+
+  // Egress from the VPC.
+  if (profile.egress === 'Nat') {
+    const nat = profile.natGateways;
+    add(
+      `NAT gateway x ${nat}: hours`,
+      `${nat * HOURS_PER_MONTH} h`,
+      nat * HOURS_PER_MONTH * p('natGateway.hour'),
+      'fixed',
+      ['natGateway.hour'],
+    );
+    add(
+      `NAT gateway x ${nat}: public IPv4 address`,
+      `${nat * HOURS_PER_MONTH} IP-h`,
+      nat * HOURS_PER_MONTH * p('vpc.publicIpv4PerHour'),
+      'fixed',
+      ['vpc.publicIpv4PerHour'],
+    );
+    add(
+      'NAT gateway: data processed (posts to execute-api)',
+      `${u.postGb.toFixed(2)} GB`,
+      u.postGb * p('natGateway.perGbProcessed'),
+      'use',
+      ['natGateway.perGbProcessed'],
+    );
+  } else {
+    add(
+      'Egress-only internet gateway (IPv6)',
+      `${HOURS_PER_MONTH} h`,
+      HOURS_PER_MONTH * p('vpc.egressOnlyGatewayHour'),
+      'fixed',
+      ['vpc.egressOnlyGatewayHour'],
+    );
+    add(
+      'Posts to execute-api over IPv6 (same Region)',
+      `${u.postGb.toFixed(2)} GB`,
+      u.postGb * p('dataTransfer.sameRegionServicePerGb'),
+      'use',
+      ['dataTransfer.sameRegionServicePerGb'],
+    );
+  }
+  if (profile.vpcEndpoints > 0) {
+    const hours = profile.vpcEndpoints * profile.availabilityZones * HOURS_PER_MONTH;
+    add(
+      `VPC interface endpoints x ${profile.vpcEndpoints} (${profile.availabilityZones} AZs)`,
+      `${hours} AZ-h`,
+      hours * p('vpc.interfaceEndpointAzHour'),
+      'fixed',
+      ['vpc.interfaceEndpointAzHour'],
+    );
+  }
+  add(
+    'Data transfer out (frames to clients)',
+    `${u.dataOutGb.toFixed(2)} GB`,
+    u.dataOutGb * p('dataTransfer.outPerGb'),
+    'use',
+    ['dataTransfer.outPerGb'],
+  );
+
+  // SQS: publishes (send, receive, delete per 64 KB chunk) + the event source mapping's long polling
+  // (5 pollers, a 20 s wait: 15 requests a minute, all month).
+  const sqsPublish = u.publishes * 3 * Math.ceil(load.messageBytes / p('sqs.requestUnitBytes'));
+  const sqsPolling = 5 * 3 * 60 * HOURS_PER_MONTH;
+  const sqsFree = free?.sqsRequests ?? 0;
+  add(
+    'SQS: long polling by the publish function',
+    millions(sqsPolling),
+    (Math.max(0, sqsPolling - sqsFree) / 1e6) * p('sqs.requestsPerMillion'),
+    'fixed',
+    ['sqs.requestsPerMillion'],
+  );
+  add(
+    'SQS: publishes',
+    millions(sqsPublish),
+    (Math.max(0, sqsPublish - Math.max(0, sqsFree - sqsPolling)) / 1e6) * p('sqs.requestsPerMillion'),
+    'use',
+    ['sqs.requestsPerMillion', 'sqs.requestUnitBytes'],
+  );
+
+  // CloudWatch Logs: function logs and API access logs, ingested and kept a month.
+  const functionLogBytes =
+    profile.logLevel === 'INFO'
+      ? invocations * profile.logBytesPerInvocation
+      : u.fns.reduce((s, f) => s + (f.emitsMetric ? f.invocations * profile.emfBytes : 0), 0);
+  const logsGb = (functionLogBytes + u.apiRequests * profile.accessLogBytes) / GB;
+  const logsFree = free?.cloudWatchLogsGb ?? 0;
+  add(
+    `CloudWatch Logs (${profile.logLevel} function logs + access logs)`,
+    `${logsGb.toFixed(2)} GB`,
+    Math.max(0, logsGb - logsFree) * p('cloudWatch.logsIngestionPerGb') +
+      logsGb * p('cloudWatch.logsStoragePerGbMonth'),
+    'use',
+    ['cloudWatch.logsIngestionPerGb', 'cloudWatch.logsStoragePerGbMonth'],
+  );
+  add(
+    'CloudWatch: custom metrics',
+    `${profile.customMetrics} metrics`,
+    Math.max(0, profile.customMetrics - (free?.cloudWatchMetrics ?? 0)) *
+      p('cloudWatch.customMetricPerMonth'),
+    'fixed',
+    ['cloudWatch.customMetricPerMonth'],
+  );
+  add(
+    'CloudWatch: alarms',
+    `${profile.alarmMetrics} alarm metrics`,
+    Math.max(0, profile.alarmMetrics - (free?.cloudWatchAlarmMetrics ?? 0)) *
+      p('cloudWatch.alarmMetricPerMonth'),
+    'fixed',
+    ['cloudWatch.alarmMetricPerMonth'],
+  );
+  add(
+    'CloudWatch: dashboard',
+    `${profile.dashboards}`,
+    Math.max(0, profile.dashboards - (free?.cloudWatchDashboards ?? 0)) * p('cloudWatch.dashboardPerMonth'),
+    'fixed',
+    ['cloudWatch.dashboardPerMonth'],
+  );
+  if (profile.xRay) {
+    // The default sampling rule: 1 request a second per function (reservoir) and 5% of the rest.
+    const traces = u.fns.reduce((s, f) => {
+      const reservoir = Math.min(f.invocations, u.wallSeconds);
+      return s + reservoir + 0.05 * (f.invocations - reservoir);
+    }, 0);
+    add(
+      'X-Ray traces (Tracing: Active)',
+      millions(traces),
+      (Math.max(0, traces - (free?.xRayTraces ?? 0)) / 1e6) * p('xRay.tracesRecordedPerMillion'),
+      'use',
+      ['xRay.tracesRecordedPerMillion'],
+    );
+  }
+  const secretCalls = u.fns.length * load.days * coldStarts;
+  add(
+    `Secrets Manager (${profile.secrets} secrets, read on cold start)`,
+    `${profile.secrets} secrets`,
+    profile.secrets * p('secretsManager.secretPerMonth') +
+      (secretCalls / 1e4) * p('secretsManager.apiCallsPer10k'),
+    'fixed',
+    ['secretsManager.secretPerMonth', 'secretsManager.apiCallsPer10k'],
+  );
+
+  const total = lines.reduce((s, l) => s + l.cost, 0);
+  const floor = lines.filter((l) => l.floor).reduce((s, l) => s + l.cost, 0);
+  const fixed = lines.filter((l) => l.kind === 'fixed').reduce((s, l) => s + l.cost, 0);
+  return {
+    profile,
+    lines,
+    total,
+    floor,
+    beyondFloor: total - floor,
+    beyondShare: floor > 0 ? (total - floor) / floor : Number.POSITIVE_INFINITY,
+    fixed,
+  };
+}
+
+// ------------------------------------------------------------------ the same load elsewhere
+export interface Alternative {
+  name: string;
+  /** null: no listed price carries the load (an Enterprise contract). */
+  total: number | null;
+  detail: string;
+  mark: string;
+  lines: { item: string; quantity: string; cost: number }[];
+}
+
+/** AWS AppSync Events: a publish and a delivery to every subscriber (the sender too) are operations. */
+export function appSyncEvents(load: Load, table: PriceTable, ms: Measured): Alternative {
+  const u = usageOf(load, ms);
+  const p = (key: string) => priceOf(table, key);
+  const ops =
+    u.messagesSent * (1 + u.members) + // publish + broadcast to every subscriber of the room's channel
+    u.connects * 2 + // connect + subscribe
+    u.connects * 2 * (1 + u.members) + // join and leave published to the room
+    u.publishes * (1 + u.members);
+  const lines = [
+    {
+      item: 'Event API operations',
+      quantity: millions(ops),
+      cost: (ops / 1e6) * p('appSyncEvents.operationsPerMillion'),
+    },
+    {
+      item: 'connection minutes',
+      quantity: millions(u.connectionMinutes),
+      cost: (u.connectionMinutes / 1e6) * p('appSyncEvents.connectionMinutesPerMillion'),
+    },
+    {
+      item: 'data transfer out (EC2 rate)',
+      quantity: `${u.dataOutGb.toFixed(2)} GB`,
+      cost: u.dataOutGb * p('dataTransfer.outPerGb'),
+    },
+  ];
+  return {
+    name: 'AWS AppSync Events',
+    total: lines.reduce((s, l) => s + l.cost, 0),
+    detail:
+      'no stored history or presence: resume and who-is-here need handlers and a store of your own (not priced)',
+    mark: markOf(table, [
+      'appSyncEvents.operationsPerMillion',
+      'appSyncEvents.connectionMinutesPerMillion',
+      'dataTransfer.outPerGb',
+    ]),
+    lines,
+  };
+}
+
+/** AWS IoT Core (MQTT over WebSockets): publishes and deliveries (MQTT 5 no-local: not to the sender). */
+export function iotCore(load: Load, table: PriceTable, ms: Measured): Alternative {
+  const u = usageOf(load, ms);
+  const p = (key: string) => priceOf(table, key);
+  const units = Math.max(1, Math.ceil((load.messageBytes + 60) / p('iotCore.messageUnitBytes')));
+  const messages =
+    (u.messagesSent * (1 + u.others) + // PUBLISH in + one out per other subscriber
+      u.connects * 2 + // CONNECT + SUBSCRIBE
+      u.connects * 2 * (1 + u.others) + // join and leave published to the room
+      u.publishes * (1 + u.others)) *
+    units;
+  const lines = [
+    {
+      item: 'messaging',
+      quantity: millions(messages),
+      cost: (messages / 1e6) * p('iotCore.messagesPerMillion'),
+    },
+    {
+      item: 'connectivity (minutes)',
+      quantity: millions(u.connectionMinutes),
+      cost: (u.connectionMinutes / 1e6) * p('iotCore.connectionMinutesPerMillion'),
+    },
+  ];
+  return {
+    name: 'AWS IoT Core',
+    total: lines.reduce((s, l) => s + l.cost, 0),
+    detail: 'QoS 0, pings free; no history; custom authorizer and rules not priced',
+    mark: markOf(table, ['iotCore.messagesPerMillion', 'iotCore.connectionMinutesPerMillion']),
+    lines,
+  };
+}
+
+/** Ably, resource-based (per minute) pricing: messages in and out, connection and channel minutes. */
+export function ably(load: Load, table: PriceTable, ms: Measured): Alternative {
+  const u = usageOf(load, ms);
+  const p = (key: string) => priceOf(table, key);
+  const messages =
+    u.messagesSent * (1 + u.others) + // publish + delivery to the other subscribers (echo off)
+    u.connects * 2 * (1 + u.others) + // presence enter and leave, delivered to the others
+    u.connects * load.historyMessages + // history retrieved on (re)connect
+    u.publishes * (1 + u.others);
+  const channelMinutes = load.classrooms * load.hours * 60;
+  const peakRate = (load.classrooms * load.concurrentShare * load.messagesPerMinute * (1 + u.others)) / 60;
+  const packages = [
+    {
+      name: 'Standard',
+      monthly: p('ably.standardMonthly'),
+      connections: p('ably.standardConnections'),
+      rate: p('ably.standardMessagesPerSecond'),
+    },
+    {
+      name: 'Pro',
+      monthly: p('ably.proMonthly'),
+      connections: p('ably.proConnections'),
+      rate: p('ably.proMessagesPerSecond'),
+    },
+  ];
+  const fit = packages.find((k) => k.connections >= u.peakConnections && k.rate >= peakRate);
+  const lines = [
+    { item: 'messages', quantity: millions(messages), cost: (messages / 1e6) * p('ably.messagesPerMillion') },
+    {
+      item: 'connection minutes',
+      quantity: millions(u.connectionMinutes),
+      cost: (u.connectionMinutes / 1e6) * p('ably.connectionMinutesPerMillion'),
+    },
+    {
+      item: 'channel minutes',
+      quantity: millions(channelMinutes),
+      cost: (channelMinutes / 1e6) * p('ably.channelMinutesPerMillion'),
+    },
+  ];
+  const usage = lines.reduce((s, l) => s + l.cost, 0);
+  if (fit) lines.unshift({ item: `${fit.name} package`, quantity: '1', cost: fit.monthly });
+  return {
+    name: 'Ably',
+    total: fit ? usage + fit.monthly : null,
+    detail: fit
+      ? `${fit.name} package (${fit.connections} connections, ${fit.rate} msg/s) + usage; peak ${u.peakConnections} connections, ${peakRate.toFixed(0)} msg/s`
+      : `Enterprise: ${u.peakConnections} peak connections, ${peakRate.toFixed(0)} msg/s are above Pro (price on request; usage alone at these rates $${usage.toFixed(0)})`,
+    mark: markOf(table, [
+      'ably.standardMonthly',
+      'ably.messagesPerMillion',
+      'ably.connectionMinutesPerMillion',
+      'ably.channelMinutesPerMillion',
+    ]),
+    lines,
+  };
+}
+
+/** Pusher Channels: the smallest plan whose connection and daily message caps carry the load. */
+export function pusher(load: Load, table: PriceTable, ms: Measured): Alternative {
+  const u = usageOf(load, ms);
+  // Each published message + one per delivery; member_added/member_removed to the others; server publishes.
+  const messages = u.messagesSent * (1 + u.others) + u.announcements + u.publishes * (1 + u.others);
+  const perDay = messages / load.days;
+  const plan = table.pusher.plans.find(
+    (k) => k.connections >= u.peakConnections && k.messagesPerDay >= perDay,
+  );
+  return {
+    name: 'Pusher Channels',
+    total: plan ? plan.monthly : null,
+    detail: plan
+      ? `plan ${plan.name} (${plan.connections} connections, ${(plan.messagesPerDay / 1e6).toFixed(1)} M messages/day); load ${u.peakConnections} peak connections, ${(perDay / 1e6).toFixed(2)} M messages/day`
+      : `Enterprise: ${u.peakConnections} peak connections, ${(perDay / 1e6).toFixed(2)} M messages/day are above the largest listed plan (price on request)`,
+    mark: table.pusher.status === 'verified' ? '' : '?',
+    lines: plan ? [{ item: `plan ${plan.name}`, quantity: '1', cost: plan.monthly }] : [],
+  };
+}
+
+// ------------------------------------------------------------------ targets
+export const TARGETS = { smallLeanMonthly: 12, defaultBeyondShare: 0.15 };
+export interface TargetResult {
+  name: string;
+  value: number;
+  limit: number;
+  pass: boolean;
+  text: string;
+}
+export function checkTargets(lean: { small: Bill; default: Bill }): TargetResult[] {
+  const blockers = (bill: Bill, limit: (l: Line) => boolean) =>
+    bill.lines
+      .filter(limit)
+      .sort((a, b) => b.cost - a.cost)
+      .slice(0, 4)
+      .map((l) => `${l.item} $${l.cost.toFixed(2)}`)
+      .join(', ');
+  const s = lean.small;
+  const d = lean.default;
+  const t1 = s.total <= TARGETS.smallLeanMonthly;
+  const t2 = d.beyondShare <= TARGETS.defaultBeyondShare;
+  return [
+    {
+      name: 'lean profile, small school, monthly bill',
+      value: s.total,
+      limit: TARGETS.smallLeanMonthly,
+      pass: t1,
+      text: t1
+        ? `$${s.total.toFixed(2)} <= $${TARGETS.smallLeanMonthly}`
+        : `$${s.total.toFixed(2)} > $${TARGETS.smallLeanMonthly}: missed by $${(s.total - TARGETS.smallLeanMonthly).toFixed(2)}; the fixed part is $${s.fixed.toFixed(2)}: ${blockers(s, (l) => l.kind === 'fixed')}`,
+    },
+    {
+      name: "lean profile, default load, beyond API Gateway's own charges",
+      value: d.beyondShare,
+      limit: TARGETS.defaultBeyondShare,
+      pass: t2,
+      text: t2
+        ? `$${d.beyondFloor.toFixed(2)} = ${(d.beyondShare * 100).toFixed(1)} % of $${d.floor.toFixed(2)} <= ${TARGETS.defaultBeyondShare * 100} %`
+        : `$${d.beyondFloor.toFixed(2)} = ${(d.beyondShare * 100).toFixed(1)} % of $${d.floor.toFixed(2)} > ${TARGETS.defaultBeyondShare * 100} %: missed by $${(d.beyondFloor - TARGETS.defaultBeyondShare * d.floor).toFixed(2)}; largest: ${blockers(d, (l) => !l.floor)}`,
+    },
+  ];
+}
+
+// ------------------------------------------------------------------ inputs from the repository
+export function loadPrices(path = join(ROOT, 'bench', 'prices.json')): PriceTable {
+  return JSON.parse(readFileSync(path, 'utf8')) as PriceTable;
+}
+export function loadMeasured(path = join(ROOT, 'bench', 'results', 'latest.json')): {
+  ms: Measured;
+  from: string;
+} {
+  const figures = new Map<string, number>();
+  if (!existsSync(path)) return { ms: measuredFrom(figures), from: 'defaults in scripts/cost.ts' };
+  const results = JSON.parse(readFileSync(path, 'utf8')) as {
+    figures: { key: string; value: unknown }[];
+    date: string;
+    machine: string;
+  };
+  for (const f of results.figures) if (typeof f.value === 'number') figures.set(f.key, f.value);
+  return {
+    ms: measuredFrom(figures),
+    from: `${relative(process.cwd(), path) || path} (${results.date.slice(0, 10)}, ${results.machine})`,
+  };
+}
+export function loadTemplate(path = join(ROOT, 'template.yaml')): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
+/** EMF metrics the code can emit that no alarm or dashboard reads (billed too, as long as they are emitted). */
+export function unreadMetrics(template: string | undefined): string[] {
+  const path = join(ROOT, 'layers', 'shared', 'src', 'observability.ts');
+  if (!template || !existsSync(path)) return [];
+  const read = new Set(templateMetricNames(template));
+  return emittedMetricNames(readFileSync(path, 'utf8')).filter((name) => !read.has(name));
+}
+
+/** Every option's monthly bill for one load (the chart and the comparison table). */
+export function compareAt(load: Load, table: PriceTable, ms: Measured, template: string | undefined) {
+  const standard = billOf(load, resolveProfile(PROFILES.standard, template), table, ms);
+  const lean = billOf(load, resolveProfile(PROFILES.lean, template), table, ms);
+  return {
+    standard,
+    lean,
+    alternatives: [
+      appSyncEvents(load, table, ms),
+      iotCore(load, table, ms),
+      ably(load, table, ms),
+      pusher(load, table, ms),
+    ],
+  };
+}
+
+// ------------------------------------------------------------------ command line
+export const money = (n: number | null) =>
+  n === null ? 'n/a' : n >= 100 ? `$${Math.round(n).toLocaleString('en-US')}` : `$${n.toFixed(2)}`;
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      profile: { type: 'string', default: 'standard' },
+      load: { type: 'string', default: 'default' },
+      compare: { type: 'boolean', default: false },
+      markdown: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      'free-tier': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      classrooms: { type: 'string' },
+      'students-per-class': { type: 'string' },
+      'teachers-per-class': { type: 'string' },
+      hours: { type: 'string' },
+      'messages-per-minute': { type: 'string' },
+      days: { type: 'string' },
+      'session-hours': { type: 'string' },
+      'concurrent-share': { type: 'string' },
+      'message-bytes': { type: 'string' },
+      'ping-minutes': { type: 'string' },
+      'reconnects-per-hour': { type: 'string' },
+      'publishes-per-class-hour': { type: 'string' },
+      'history-messages': { type: 'string' },
+      'cache-mode': { type: 'string' },
+      engine: { type: 'string' },
+      'node-type': { type: 'string' },
+      replicas: { type: 'string' },
+      shards: { type: 'string' },
+      egress: { type: 'string' },
+      'nat-gateways': { type: 'string' },
+      xray: { type: 'string' },
+      'custom-metrics': { type: 'string' },
+      'alarm-metrics': { type: 'string' },
+      'vpc-endpoints': { type: 'string' },
+      'log-bytes-per-invocation': { type: 'string' },
+      prices: { type: 'string', default: join(ROOT, 'bench', 'prices.json') },
+      results: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
+      template: { type: 'string', default: join(ROOT, 'template.yaml') },
+    },
+  });
+  if (values.help) {
+    console.log(
+      readFileSync(__filename, 'utf8')
+        .split('*/')[0]
+        ?.replace(/^\/\*\*?|^ \* ?/gm, ''),
+    );
+    return;
+  }
+  const fail = (message: string): never => {
+    console.error(message);
+    process.exit(2);
+  };
+  const num = (name: keyof typeof values, fallback: number, { min = 0, integer = false } = {}) => {
+    if (values[name] === undefined) return fallback;
+    const value = Number(values[name]);
+    if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value)))
+      fail(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got "${values[name]}"`);
+    return value;
+  };
+  const oneOf = <T extends string>(name: keyof typeof values, allowed: readonly T[], fallback: T): T => {
+    const value = (values[name] as string | undefined) ?? fallback;
+    if (!allowed.includes(value as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+
+  const table = loadPrices(values.prices as string);
+  const { ms, from } = loadMeasured(values.results as string);
+  const template = loadTemplate(values.template as string);
+
+  if (values.check) {
+    const bills = {
+      small: billOf(LOADS.small, resolveProfile(PROFILES.lean, template), table, ms),
+      default: billOf(LOADS.default, resolveProfile(PROFILES.lean, template), table, ms),
+    };
+    const results = checkTargets(bills);
+    for (const r of results) console.log(`${r.pass ? 'PASS' : 'MISS'}  ${r.name}: ${r.text}`);
+    const unverified = [...bills.small.lines, ...bills.default.lines].filter((l) => l.mark === '?').length;
+    console.log(
+      `(list prices of bench/prices.json, no free tier; ${unverified} of the lines priced use an unverified price: npm run cost -- --profile lean --load small)`,
+    );
+    if (results.some((r) => !r.pass)) process.exit(1);
+    return;
+  }
+
+  if (values.compare) {
+    printComparison(table, ms, template, values.markdown as boolean);
+    return;
+  }
+
+  const preset = LOADS[oneOf('load', ['small', 'default', 'large'] as const, 'default')];
+  const load: Load = {
+    classrooms: num('classrooms', preset.classrooms, { min: 1, integer: true }),
+    students: num('students-per-class', preset.students, { integer: true }),
+    teachers: num('teachers-per-class', preset.teachers, { integer: true }),
+    hours: num('hours', preset.hours),
+    messagesPerMinute: num('messages-per-minute', preset.messagesPerMinute),
+    days: num('days', preset.days, { min: 1 }),
+    sessionHours: num('session-hours', preset.sessionHours, { min: 0.01 }),
+    concurrentShare: Math.min(1, num('concurrent-share', preset.concurrentShare, { min: 0.001 })),
+    messageBytes: num('message-bytes', preset.messageBytes, { min: 1 }),
+    pingMinutes: num('ping-minutes', preset.pingMinutes, { min: 0.1 }),
+    reconnectsPerHour: num('reconnects-per-hour', preset.reconnectsPerHour),
+    publishesPerClassHour: num('publishes-per-class-hour', preset.publishesPerClassHour),
+    historyMessages: num('history-messages', preset.historyMessages, { integer: true }),
+  };
+  const base = PROFILES[oneOf('profile', ['standard', 'lean'] as const, 'standard')];
+  const profile = resolveProfile(
+    {
+      ...base,
+      cacheMode: oneOf('cache-mode', ['ReplicationGroup', 'Cluster', 'Serverless'] as const, base.cacheMode),
+      engine: oneOf('engine', ['valkey', 'redis'] as const, base.engine),
+      nodeType: (values['node-type'] as string | undefined) ?? base.nodeType,
+      replicas: num('replicas', base.replicas, { integer: true }),
+      shards: num('shards', base.shards, { min: 1, integer: true }),
+      egress: oneOf('egress', ['Nat', 'Ipv6'] as const, base.egress),
+      natGateways: num('nat-gateways', base.natGateways, { min: 1, integer: true }),
+      xRay: oneOf('xray', ['true', 'false'] as const, String(base.xRay) as 'true' | 'false') === 'true',
+      customMetrics:
+        values['custom-metrics'] === undefined
+          ? base.customMetrics
+          : num('custom-metrics', 0, { integer: true }),
+      alarmMetrics: num('alarm-metrics', base.alarmMetrics, { integer: true }),
+      vpcEndpoints: num('vpc-endpoints', base.vpcEndpoints, { integer: true }),
+      logBytesPerInvocation: num('log-bytes-per-invocation', base.logBytesPerInvocation),
+    },
+    template,
+  );
+  if (profile.cacheMode !== 'Serverless' && profile.nodeType === 'serverless')
+    profile.nodeType = 'cache.t4g.micro';
+  const bill = billOf(load, profile, table, ms, { freeTier: values['free-tier'] as boolean });
+  const alternatives = [
+    appSyncEvents(load, table, ms),
+    iotCore(load, table, ms),
+    ably(load, table, ms),
+    pusher(load, table, ms),
+  ];
+  const other = billOf(
+    load,
+    resolveProfile(profile.name === 'lean' ? PROFILES.standard : PROFILES.lean, template),
+    table,
+    ms,
+    { freeTier: values['free-tier'] as boolean },
+  );
+
+  if (values.json) {
+    console.log(
+      JSON.stringify(
+        {
+          load,
+          profile,
+          handlerTimesFrom: from,
+          lines: bill.lines.map((l) => ({ ...l, cost: Number(l.cost.toFixed(4)) })),
+          total: Number(bill.total.toFixed(2)),
+          apiGatewayFloor: Number(bill.floor.toFixed(2)),
+          beyondFloorShare: Number(bill.beyondShare.toFixed(4)),
+          fixed: Number(bill.fixed.toFixed(2)),
+          alternatives: alternatives.map((a) => ({
+            ...a,
+            total: a.total === null ? null : Number(a.total.toFixed(2)),
+          })),
+          prices: { region: table.region, read: table.read, caveat: table.caveat },
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+
+  const members = load.students + load.teachers;
+  const cache =
+    profile.cacheMode === 'Serverless'
+      ? `Serverless ${profile.engine}`
+      : `${profile.cacheMode} ${profile.engine} ${profile.nodeType} x ${(profile.cacheMode === 'Cluster' ? profile.shards : 1) * (profile.replicas + 1)}`;
   console.log(
-    `Monthly AWS bill: ${classrooms} classrooms x (${students} students + ${teachers} teacher${teachers === 1 ? '' : 's'}), ${hours} class hours/month over ${days} days, ${mpm} messages/min per class`,
+    `Profile ${profile.name}: ${cache}, egress ${profile.egress}, X-Ray ${profile.xRay ? 'on' : 'off'}, ${profile.logLevel} logs, ${profile.customMetrics} custom metrics, ${profile.alarmMetrics} alarm metrics`,
   );
   console.log(
-    `Prices: bench/prices.json (${prices.region}, as known on ${prices.date}; check them, free tiers not applied)`,
+    `Load: ${load.classrooms} classrooms x ${members} (${load.students} students + ${load.teachers} teacher${load.teachers === 1 ? '' : 's'}), ${load.hours} class hours/month over ${load.days} days, ${load.messagesPerMinute} messages/min per class`,
   );
-  console.log(`Lambda times: ${measuredFrom}`);
+  const counts: Record<string, number> = {};
+  for (const price of Object.values(table.prices)) counts[price.status] = (counts[price.status] ?? 0) + 1;
   console.log(
-    `  ${fns.map((f) => `${f.name} ${f.ms.toFixed(1)} ms`).join(', ')} (local, warm; AWS post round trip ${postRttMs} ms)\n`,
+    `Prices: bench/prices.json (${table.region}, checked ${table.read}): ${counts.verified ?? 0} verified, ${counts['other-region'] ?? 0} seen for another Region (†), ${counts.unverified ?? 0} unverified (?)${values['free-tier'] ? '; perpetual free tiers applied' : '; free tiers not applied'}`,
   );
-  for (const l of lines)
-    console.log(`  ${l.item.padEnd(w)}  ${l.quantity.padStart(q)}  ${money(l.cost).padStart(8)}`);
-  console.log(`  ${'TOTAL'.padEnd(w)}  ${''.padStart(q)}  ${money(total).padStart(8)}`);
+  console.log(`Lambda times: ${from}`);
+  const unread = profile.name === 'lean' ? unreadMetrics(template) : [];
+  if (unread.length > 0)
+    console.log(
+      `Note: lean counts the ${profile.customMetrics} EMF metrics template.yaml's alarms and dashboard read; the code still emits ${unread.length} more (${unread.join(', ')}), billed at $${(unread.length * priceOf(table, 'cloudWatch.customMetricPerMonth')).toFixed(2)} a month until they are dropped`,
+    );
+  console.log('');
+  const w = Math.max(...bill.lines.map((l) => l.item.length));
+  const q = Math.max(...bill.lines.map((l) => l.quantity.length));
+  for (const l of bill.lines)
+    console.log(
+      `  ${l.item.padEnd(w)}  ${l.quantity.padStart(q)}  ${l.kind === 'fixed' ? 'fixed ' : 'per use'}  ${money(l.cost).padStart(8)} ${l.mark.padEnd(1)}${l.floor ? '  API Gateway floor' : ''}`,
+    );
+  console.log(`  ${'TOTAL'.padEnd(w)}  ${''.padStart(q)}           ${money(bill.total).padStart(8)}`);
   console.log(
-    `\n  per classroom-hour ${money(model.perClassroomHour)}, per student-hour $${model.perStudentHour.toFixed(5)}; fixed (ElastiCache, NAT, CloudWatch, secrets) ${money(lines.filter((l) => /ElastiCache|NAT gateway x|metrics|Secrets/.test(l.item)).reduce((s, l) => s + l.cost, 0))}`,
+    `\n  API Gateway floor (messages + connection minutes): ${money(bill.floor)}; everything else ${money(bill.beyondFloor)} = ${(bill.beyondShare * 100).toFixed(1)} % of the floor`,
   );
   console.log(
-    `\n${prices.commercial.name} for the same load: ${peakConnections} peak connections, ${(perDay / 1e6).toFixed(2)} M messages/day (${(pusherMessages / 1e6).toFixed(1)} M/month, counted as Pusher does)`,
+    `  fixed (billed with no class at all): ${money(bill.fixed)}; per use: ${money(bill.total - bill.fixed)}; per classroom-hour ${money(bill.total / (load.classrooms * load.hours))}`,
   );
   console.log(
-    plan
-      ? `  plan ${plan.name}: ${money(plan.monthly)}/month (${plan.connections} connections, ${(plan.messagesPerDay / 1e6).toFixed(1)} M messages/day) = ${(plan.monthly / total).toFixed(2)}x this stack`
-      : '  above the largest listed plan: Enterprise, price on request',
+    `\nThe same load, list prices (? = uses an unverified price, † = a price seen for another Region):`,
   );
+  const rows: [string, number | null, string, string][] = [
+    [
+      `Classroom Realtime ${bill.profile.name}`,
+      bill.total,
+      '',
+      markOf(
+        table,
+        bill.lines.flatMap((l) => l.prices),
+      ),
+    ],
+    [
+      `Classroom Realtime ${other.profile.name}`,
+      other.total,
+      '',
+      markOf(
+        table,
+        other.lines.flatMap((l) => l.prices),
+      ),
+    ],
+    ...alternatives.map(
+      (a) => [a.name, a.total, a.detail, a.mark] as [string, number | null, string, string],
+    ),
+  ];
+  const nw = Math.max(...rows.map((r) => r[0].length));
+  for (const [name, total, detail, mark] of rows)
+    console.log(`  ${name.padEnd(nw)}  ${money(total).padStart(8)} ${mark.padEnd(1)}  ${detail}`);
+  console.log(`\n${table.caveat}`);
+}
+
+function printComparison(
+  table: PriceTable,
+  ms: Measured,
+  template: string | undefined,
+  markdown: boolean,
+): void {
+  const names = ['standard', 'lean', 'AppSync Events', 'IoT Core', 'Ably', 'Pusher'];
+  const header = ['load', ...names, 'API GW floor', 'lean beyond floor'];
+  const rows: string[][] = [];
+  for (const name of Object.keys(LOADS) as LoadName[]) {
+    const c = compareAt(LOADS[name], table, ms, template);
+    const cell = (v: number | null, mark: string) => `${money(v)}${mark}`;
+    rows.push([
+      LOAD_LABELS[name],
+      cell(
+        c.standard.total,
+        markOf(
+          table,
+          c.standard.lines.flatMap((l) => l.prices),
+        ),
+      ),
+      cell(
+        c.lean.total,
+        markOf(
+          table,
+          c.lean.lines.flatMap((l) => l.prices),
+        ),
+      ),
+      ...c.alternatives.map((a) => cell(a.total, a.mark)),
+      money(c.lean.floor),
+      `${(c.lean.beyondShare * 100).toFixed(1)} %`,
+    ]);
+  }
+  if (markdown) {
+    console.log(`| ${header.join(' | ')} |`);
+    console.log(
+      `| --- | ${header
+        .slice(1)
+        .map(() => '---:')
+        .join(' | ')} |`,
+    );
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    return;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join('  ');
+  console.log(fmt(header));
+  for (const r of rows) console.log(fmt(r));
   console.log(
-    `  source: ${prices.commercial.source}; list prices as known on ${prices.commercial.asKnownOn}. ${prices.commercial.check}`,
+    '\n? = uses an unverified price, † = a price seen for another Region; n/a = above every listed plan',
   );
 }
+
+if (require.main === module) main();
