@@ -1,5 +1,6 @@
 /**
- * `npm run dev`: the whole classroom on this machine. Redis (see redis-source.ts), the gateway emulator
+ * `npm run dev`: the whole classroom on this machine. Redis (see redis-source.ts: REDIS_URL, with
+ * REDIS_CLUSTER=true a cluster; REDIS_CLUSTER=true alone starts a local Redis Cluster), the gateway emulator
  * serving template.yaml on PORT (default 3001) with handlers reloaded on change, and the SQS publish path
  * when SQS_ENDPOINT points at an SQS-compatible server (moto, LocalStack).
  */
@@ -41,12 +42,22 @@ async function main(): Promise<void> {
     envOverrides: ({ managementEndpoint }) =>
       localFunctionEnv({
         redisUrl: redis.url,
+        redisCluster: redis.cluster,
         jwtSecret: secret,
         managementEndpoint,
         jwksUrl: process.env.JWKS_URL,
         logLevel: process.env.LOG_LEVEL ?? 'WARN',
       }),
+  }).catch(async (error: unknown) => {
+    // Do not leave the Redis (server or local cluster) started for it behind.
+    await redis.stop();
+    throw error;
   });
+  // A cluster's masters have replicas (the local one: one each): say how to have them confirm writes.
+  const acksOrigin =
+    redis.cluster && acks.origin !== 'MIN_REPLICA_ACKS'
+      ? "local default; MIN_REPLICA_ACKS=1 has each write confirmed by its master's replica (WAIT per master)"
+      : acks.origin;
   const tokenCmd = 'npm run token -- --user u1 --name Ann --role teacher --rooms r1';
   console.log(
     [
@@ -56,7 +67,9 @@ async function main(): Promise<void> {
       `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
       `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
       `  Redis           ${redis.url} (${redis.origin})`,
-      `  Replica acks    MIN_REPLICA_ACKS=${acks.value} (${acks.origin})`,
+      ...redis.details.map((line) => `                    ${line}`),
+      `  Redis client    ${redis.cluster ? 'cluster (REDIS_CLUSTER=true): follows MOVED/ASK across the masters' : 'standalone (REDIS_CLUSTER=false)'}`,
+      `  Replica acks    MIN_REPLICA_ACKS=${acks.value} (${acksOrigin})`,
       `  JWT secret      ${origin}`,
       `  SQS publish     ${process.env.SQS_ENDPOINT ? `fed from ${process.env.SQS_ENDPOINT}` : 'not fed (set SQS_ENDPOINT, e.g. a moto server)'}`,
       '',
@@ -68,13 +81,17 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+  let stopping = false;
   const stop = async () => {
+    // A second Ctrl-C does not wait: the exit hook of local/redis-server.ts still kills what was started.
+    if (stopping) process.exit(130);
+    stopping = true;
     await gateway.close();
     await redis.stop();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((error: unknown) => {

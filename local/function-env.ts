@@ -7,6 +7,9 @@
  * Redis is one redis-server without a replica, where every send would come back `unavailable`. Locally
  * MIN_REPLICA_ACKS is therefore 0 unless it is set in the environment (or passed in the options), and
  * REPLICA_ACK_TIMEOUT_MS is the template's (250) unless set the same way.
+ *
+ * Cluster mode: REDIS_CLUSTER=true with REDIS_URL makes the functions use the cluster client seeded from that
+ * URL (the same variables as on AWS). Each function gets REDIS_CLUSTER explicitly, true or false.
  */
 
 /**
@@ -16,6 +19,7 @@
  */
 const STARTUP_ENV: Readonly<Record<string, string | undefined>> = {
   REDIS_URL: process.env.REDIS_URL,
+  REDIS_CLUSTER: process.env.REDIS_CLUSTER,
   MIN_REPLICA_ACKS: process.env.MIN_REPLICA_ACKS,
   REPLICA_ACK_TIMEOUT_MS: process.env.REPLICA_ACK_TIMEOUT_MS,
 };
@@ -28,6 +32,19 @@ function startupValue(name: string): string | undefined {
 /** REDIS_URL as the user set it when the process started, or undefined. */
 export function userRedisUrl(): string | undefined {
   return startupValue('REDIS_URL');
+}
+
+/** Parses a REDIS_CLUSTER-style boolean as layers/shared/src/config.ts does (unset or empty: false). */
+export function parseRedisCluster(raw: string | undefined, name = 'REDIS_CLUSTER'): boolean {
+  if (raw === undefined || raw === '') return false;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+/** REDIS_CLUSTER as the user set it when the process started (false when unset). */
+export function userRedisCluster(): boolean {
+  return parseRedisCluster(startupValue('REDIS_CLUSTER'));
 }
 
 /** MIN_REPLICA_ACKS locally when neither the options nor the environment set it: a local Redis has no replica. */
@@ -43,6 +60,11 @@ export function localMinReplicaAcks(): { value: string; origin: string } {
 
 export interface LocalFunctionEnv {
   redisUrl: string;
+  /**
+   * Whether `redisUrl` is a Redis Cluster (REDIS_CLUSTER). Default: $REDIS_CLUSTER when `redisUrl` is the
+   * user's REDIS_URL, else false (a redis-server the caller started itself).
+   */
+  redisCluster?: boolean;
   jwtSecret: string;
   managementEndpoint: string;
   /** Verify tokens against a JWKS instead of the local secret. */
@@ -59,8 +81,10 @@ export interface LocalFunctionEnv {
 
 export function localFunctionEnv(options: LocalFunctionEnv): Record<string, string> {
   const timeout = options.replicaAckTimeoutMs ?? startupValue('REPLICA_ACK_TIMEOUT_MS');
+  const cluster = options.redisCluster ?? (options.redisUrl === userRedisUrl() && userRedisCluster());
   return {
     REDIS_URL: options.redisUrl,
+    REDIS_CLUSTER: cluster ? 'true' : 'false',
     REDIS_AUTH_SECRET_ARN: '',
     JWT_SECRET: options.jwtSecret,
     JWT_SECRET_ARN: '',
