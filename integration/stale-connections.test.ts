@@ -8,19 +8,20 @@ import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, chat, messageFrame, presenceFrame } from './support/frames';
-import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
+import { describeTarget, itRequires, member, targetRedis, uniqueRoom } from './support/target';
 
 describeTarget('stale connections', { requires: { connectionIds: true } }, (ctx) => {
   const alice = member('alice');
   const bob = member('bob');
   const carol = member('carol');
   const open: TestClient[] = [];
-  let redis: Redis;
+  // The handlers' Redis: a cluster client on the cluster target.
+  let redis: Redis | Cluster;
   beforeAll(() => {
-    redis = new Redis(ctx.target.redisUrl as string, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis = targetRedis(ctx.target);
   });
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));

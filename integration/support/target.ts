@@ -2,9 +2,11 @@
  * What the integration suite runs against, chosen by `INTEGRATION_TARGET`:
  *
  * - `local` (default): the gateway emulator in this process serving the real template.yaml with the real
- *   handlers, a real redis-server on a free loopback port (or REDIS_URL's Redis when it is set), the
- *   environment as local/dev.ts sets it (MIN_REPLICA_ACKS 0 unless set: local/function-env.ts), and (for the
- *   publish test) a moto server as the SQS endpoint.
+ *   handlers, a real redis-server on a free loopback port (or REDIS_URL's Redis when it is set, a cluster
+ *   with REDIS_CLUSTER=true; REDIS_CLUSTER=true alone starts a local Redis Cluster), the environment as
+ *   local/dev.ts sets it (MIN_REPLICA_ACKS 0 unless set: local/function-env.ts), and (for the publish test)
+ *   a moto server as the SQS endpoint. The jest project `integration-cluster` runs this target on a local
+ *   Redis Cluster (3 masters + 3 replicas) shared by the run: test names say `[local, cluster]`.
  * - `containers`: the same gateway, with Redis and SQS (LocalStack) from testcontainers. Without a
  *   container runtime every test is reported as `skipped: no container runtime …`.
  * - `emulator`: the stack that `npm run deploy:emulator` deployed with `sam deploy` to ministack (or to the
@@ -27,11 +29,11 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import Redis from 'ioredis';
-import { localFunctionEnv, userRedisUrl } from '../../local/function-env';
+import Redis, { Cluster } from 'ioredis';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
-import { startRedisServer } from '../../test/support/redis-server';
+import { stackRedis, testClusterUrl } from '../../test/support/stack-redis';
 import { TestClient } from './client';
 import { containerRuntimeUnavailable, startContainers } from './containers';
 import { type MotoServer, motoUnavailable, startMoto } from './moto';
@@ -93,6 +95,8 @@ export interface Target {
   gateway?: Gateway;
   /** The Redis the handlers use (local and containers targets). */
   redisUrl?: string;
+  /** Whether `redisUrl` is a Redis Cluster (read it with `targetRedis`). */
+  redisCluster?: boolean;
   /** The publish queue and a client for it, when started with `sqs`. */
   publishQueueUrl?: string;
   sqs?: SQSClient;
@@ -114,6 +118,8 @@ export interface Target {
 
 /** Why tests with these requirements cannot run on the selected target, or undefined. */
 export function unavailable(requirements: Requirements = {}): string | undefined {
+  if (testClusterUrl() && TARGET !== 'local')
+    return `the cluster target (integration-cluster) runs the local target only, not INTEGRATION_TARGET=${TARGET}`;
   if (TARGET === 'containers') {
     const reason = containerRuntimeUnavailable();
     if (reason) return reason;
@@ -136,6 +142,9 @@ export function unavailable(requirements: Requirements = {}): string | undefined
   return undefined;
 }
 
+/** The target as test names show it: `local`, `local, cluster` (integration-cluster), `aws`… */
+export const TARGET_LABEL = testClusterUrl() ? `${TARGET}, cluster` : TARGET;
+
 export interface TargetContext {
   /** The started target (inside tests and hooks). */
   readonly target: Target;
@@ -152,7 +161,7 @@ export function describeTarget(
 ): void {
   const reason = unavailable(spec.requires);
   if (reason) {
-    describe(`${title} [${TARGET}]`, () => registerSkipped(`${title} [${TARGET}]`, reason, body));
+    describe(`${title} [${TARGET_LABEL}]`, () => registerSkipped(`${title} [${TARGET_LABEL}]`, reason, body));
     return;
   }
   let started: Target | undefined;
@@ -162,7 +171,7 @@ export function describeTarget(
       return started;
     },
   };
-  describe(`${title} [${TARGET}]`, () => {
+  describe(`${title} [${TARGET_LABEL}]`, () => {
     beforeAll(async () => {
       started = await startTarget(spec.options);
     }, 120_000);
@@ -240,6 +249,22 @@ export function uniqueRoom(prefix = 'room'): string {
   return `it-${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * A client for the handlers' Redis (`target.redisUrl`): ioredis' cluster client on a cluster (a room's keys
+ * live on the master of their slot), else a plain one. Lazy; `disconnect()` it after use.
+ */
+export function targetRedis(target: Target): Redis | Cluster {
+  if (!target.redisUrl) throw new Error(`target ${target.name} does not expose its Redis`);
+  if (!target.redisCluster) return new Redis(target.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const { hostname, port } = new URL(target.redisUrl);
+  const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
+    lazyConnect: true,
+    redisOptions: { maxRetriesPerRequest: 1 },
+  });
+  cluster.on('error', () => undefined);
+  return cluster;
+}
+
 export function member(userId: string, role: Member['role'] = 'student'): Member {
   return { userId, name: userId.charAt(0).toUpperCase() + userId.slice(1), role };
 }
@@ -262,13 +287,13 @@ function buildWsUrl(base: string, query: { classRoomId?: string; token?: string 
 
 interface Infrastructure {
   redisUrl: string;
+  redisCluster: boolean;
   sqsEndpoint?: string;
   stop(): Promise<void>;
 }
 
 async function localInfrastructure(options: TargetOptions): Promise<Infrastructure> {
-  const external = userRedisUrl();
-  const redis = external ? { url: external, stop: async () => undefined } : await startRedisServer();
+  const redis = await stackRedis();
   let moto: MotoServer | undefined;
   try {
     if (options.sqs) moto = await startMoto();
@@ -278,6 +303,7 @@ async function localInfrastructure(options: TargetOptions): Promise<Infrastructu
   }
   return {
     redisUrl: redis.url,
+    redisCluster: redis.cluster,
     sqsEndpoint: moto?.endpoint,
     async stop() {
       await moto?.stop();
@@ -293,10 +319,20 @@ async function containerInfrastructure(): Promise<Infrastructure> {
     sqsEndpoint: process.env.INTEGRATION_SQS_ENDPOINT,
   };
   if (shared.redisUrl && shared.sqsEndpoint) {
-    return { redisUrl: shared.redisUrl, sqsEndpoint: shared.sqsEndpoint, stop: async () => {} };
+    return {
+      redisUrl: shared.redisUrl,
+      redisCluster: false,
+      sqsEndpoint: shared.sqsEndpoint,
+      stop: async () => {},
+    };
   }
   const started = await startContainers();
-  return { redisUrl: started.redisUrl, sqsEndpoint: started.sqsEndpoint, stop: started.stop };
+  return {
+    redisUrl: started.redisUrl,
+    redisCluster: false,
+    sqsEndpoint: started.sqsEndpoint,
+    stop: started.stop,
+  };
 }
 
 async function emulatorTarget(options: TargetOptions): Promise<Target> {
@@ -329,6 +365,7 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
       envOverrides: ({ managementEndpoint }) =>
         localFunctionEnv({
           redisUrl: infrastructure.redisUrl,
+          redisCluster: infrastructure.redisCluster,
           jwtSecret: secret,
           managementEndpoint,
           logLevel: process.env.TEST_LOG_LEVEL,
@@ -367,6 +404,7 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
     managementEndpoint: gateway.managementEndpoint,
     gateway,
     redisUrl: infrastructure.redisUrl,
+    redisCluster: infrastructure.redisCluster,
     publishQueueUrl,
     sqs,
     logs,

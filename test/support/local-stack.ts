@@ -1,22 +1,24 @@
 /**
  * The local stack as `npm run dev` runs it (a real redis-server, the gateway emulator serving the real
  * template.yaml with the handlers in-process, the same environment overrides), on a free loopback port,
- * for the SDK and browser tests. As with `npm run dev`, REDIS_URL, MIN_REPLICA_ACKS and REPLICA_ACK_TIMEOUT_MS
- * come from the environment when set (local/function-env.ts); else a redis-server of its own, 0 replica acks.
+ * for the SDK and browser tests. As with `npm run dev`, REDIS_URL (a cluster with REDIS_CLUSTER=true),
+ * MIN_REPLICA_ACKS and REPLICA_ACK_TIMEOUT_MS come from the environment when set (local/function-env.ts);
+ * REDIS_CLUSTER=true alone starts a local Redis Cluster; else a redis-server of its own, 0 replica acks
+ * (test/support/stack-redis.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { localFunctionEnv, userRedisUrl } from '../../local/function-env';
+import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
-import { startRedisServer } from './redis-server';
+import { type StackRedis, stackRedis } from './stack-redis';
 
 export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
 
 export interface LocalStack {
   gateway: Gateway;
-  /** REDIS_URL's Redis when it is set (left as it is by `stop`), else a redis-server of the stack's own. */
-  redis: { url: string; stop(): Promise<void> };
+  /** REDIS_URL's Redis when it is set (left as it is by `stop`), else a redis-server (or cluster) of its own. */
+  redis: StackRedis;
   secret: string;
   /** A token signed with the stack's secret. */
   token(claims: TokenClaims): Promise<string>;
@@ -32,8 +34,7 @@ export interface LocalStackOptions {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const external = userRedisUrl();
-  const redis = external ? { url: external, stop: async () => undefined } : await startRedisServer();
+  const redis = await stackRedis();
   const secret = generateSecret();
   const stage = 'local';
   let gateway: Gateway;
@@ -49,6 +50,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       envOverrides: ({ managementEndpoint }) =>
         localFunctionEnv({
           redisUrl: redis.url,
+          redisCluster: redis.cluster,
           jwtSecret: secret,
           managementEndpoint,
           logLevel: process.env.TEST_LOG_LEVEL,
