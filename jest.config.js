@@ -1,10 +1,27 @@
-/** Jest projects: unit tests touch no network; handler and integration tests use a real redis-server. */
+/**
+ * Jest projects: unit tests touch no network; handler and integration tests use a real redis-server, and
+ * run a second time against a local Redis Cluster (3 masters + 3 replicas of redis-server, started once
+ * for both by test/support/cluster-global-setup.ts) as the projects `handlers-cluster` and
+ * `integration-cluster`. Files named *.cluster.test.ts run on the cluster target only.
+ */
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/support/quiet-env.ts'],
   moduleNameMapper: { '^@classroom/shared$': '<rootDir>/layers/shared/src/index.ts' },
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+};
+
+const handlerTests = ['<rootDir>/test/handlers/**/*.test.ts'];
+const integrationTests = ['<rootDir>/integration/**/*.test.ts'];
+const clusterOnly = ['\\.cluster\\.test\\.ts$'];
+
+/** The cluster target: the run's local Redis Cluster becomes each test file's TEST_REDIS_URL. */
+const cluster = {
+  ...common,
+  setupFiles: [...common.setupFiles, '<rootDir>/test/support/cluster-target.ts'],
+  globalSetup: '<rootDir>/test/support/cluster-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/cluster-global-teardown.ts',
 };
 
 module.exports = {
@@ -15,17 +32,21 @@ module.exports = {
     {
       ...common,
       displayName: 'handlers',
-      testMatch: ['<rootDir>/test/handlers/**/*.test.ts'],
+      testMatch: handlerTests,
+      testPathIgnorePatterns: ['/node_modules/', ...clusterOnly],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
+    { ...cluster, displayName: 'handlers-cluster', testMatch: handlerTests },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/integration/**/*.test.ts'],
+      testMatch: integrationTests,
+      testPathIgnorePatterns: ['/node_modules/', ...clusterOnly],
       globalSetup: '<rootDir>/integration/support/global-setup.ts',
       globalTeardown: '<rootDir>/integration/support/global-teardown.ts',
     },
+    { ...cluster, displayName: 'integration-cluster', testMatch: integrationTests },
     { ...common, displayName: 'client', testMatch: ['<rootDir>/client/test/**/*.test.ts'] },
     { ...common, displayName: 'drills', testMatch: ['<rootDir>/drills/**/*.test.ts'] },
   ],

@@ -11,6 +11,11 @@ import Redis from 'ioredis';
 import { lambdaContext, type TestCaller } from '../support/events';
 import { Harness } from '../support/harness';
 import { type RedisProcess, startRedisServer } from '../support/redis-server';
+import { skipFileOnCluster } from '../support/skip';
+
+skipFileOnCluster(
+  'starts its own standalone primary and replica (REPLICAOF, not allowed in cluster mode); WAIT per master on a cluster: replica-acks.cluster.test.ts',
+);
 
 const h = new Harness();
 let primary: RedisProcess;

@@ -1,10 +1,15 @@
 /**
  * Handler test harness: a real Redis (from the jest global setup), the fake management API, the real
  * handlers loaded after the environment is set, and helpers to act as members of a room.
+ *
+ * On the cluster target (jest project `handlers-cluster`: TEST_REDIS_URL is a seed node and
+ * TEST_REDIS_CLUSTER=true) the handlers get REDIS_CLUSTER=true and `h.redis` is ioredis' cluster client,
+ * whose `keys(pattern)` asks every master (a plain cluster client sends KEYS to one node only).
  */
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
+import { parseRedisCluster } from '../../local/function-env';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from './events';
 import { FakeManagementApi } from './management-api';
 
@@ -27,16 +32,27 @@ export interface Handlers {
 
 export class Harness {
   readonly api = new FakeManagementApi();
+  /** The handlers' Redis, to inspect: a cluster client on a cluster (typed as Redis: the same commands). */
   redis!: Redis;
+  /** Whether the handlers run against a Redis Cluster. */
+  cluster = false;
   handlers!: Handlers;
 
   async start(env: Record<string, string> = {}): Promise<this> {
-    // A test file may bring its own Redis (REDIS_URL in env), e.g. a primary with a replica.
+    // A test file may bring its own Redis (REDIS_URL in env, REDIS_CLUSTER with it), e.g. a primary with a replica.
     const url = env.REDIS_URL ?? process.env.TEST_REDIS_URL;
-    if (!url) throw new Error('TEST_REDIS_URL is not set: run through the jest "handlers" project');
+    if (!url)
+      throw new Error(
+        'TEST_REDIS_URL is not set: run through the jest "handlers" or "handlers-cluster" project',
+      );
+    this.cluster =
+      env.REDIS_URL !== undefined
+        ? parseRedisCluster(env.REDIS_CLUSTER)
+        : parseRedisCluster(process.env.TEST_REDIS_CLUSTER, 'TEST_REDIS_CLUSTER');
     const endpoint = await this.api.start();
     Object.assign(process.env, {
       REDIS_URL: url,
+      REDIS_CLUSTER: String(this.cluster),
       MANAGEMENT_ENDPOINT: endpoint,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -45,7 +61,7 @@ export class Harness {
       AWS_SECRET_ACCESS_KEY: 'test',
       ...env,
     });
-    this.redis = new Redis(url);
+    this.redis = this.cluster ? inspectorCluster(url) : new Redis(url);
     const load = async (path: string): Promise<Route> => (await import(path)).handler as Route;
     this.handlers = {
       connect: await load('../../functions/connect/index'),
@@ -99,4 +115,14 @@ export class Harness {
     );
     return result.body ? (JSON.parse(result.body) as Record<string, unknown>) : undefined;
   }
+}
+
+/** A cluster client for inspecting the store; `keys(pattern)` gathers the keys of every master. */
+function inspectorCluster(url: string): Redis {
+  const { hostname, port } = new URL(url);
+  const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }]);
+  cluster.on('error', () => undefined);
+  const keys = async (pattern: string) =>
+    (await Promise.all(cluster.nodes('master').map((node) => node.keys(pattern)))).flat();
+  return Object.assign(cluster, { keys }) as unknown as Redis;
 }

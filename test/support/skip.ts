@@ -1,0 +1,30 @@
+/**
+ * Skipping a whole test file on a target it cannot apply to, saying why: called at the top of the file
+ * (before its hooks and tests), it makes each of its tests register as `skipped: <name> (<reason>)`, a test
+ * that prints the reason (console.warn) and passes; the file's hooks are not registered. Only this test
+ * file's globals are replaced (each file has its own).
+ */
+import { testClusterUrl } from './stack-redis';
+
+export function skipFile(reason: string, label: string): void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const realIt = it;
+  const skipped = (name: string) =>
+    realIt(`skipped: ${name} (${reason})`, () => {
+      console.warn(`[${label}] ${name}: skipped: ${reason}`);
+    });
+  const noop = () => {};
+  Object.assign(g, {
+    it: skipped,
+    test: skipped,
+    beforeAll: noop,
+    afterAll: noop,
+    beforeEach: noop,
+    afterEach: noop,
+  });
+}
+
+/** `skipFile` on the cluster target (handlers-cluster, integration-cluster). */
+export function skipFileOnCluster(reason: string): void {
+  if (testClusterUrl()) skipFile(reason, 'cluster target');
+}
