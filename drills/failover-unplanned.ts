@@ -19,11 +19,12 @@
  * protection: messages acknowledged during the cut are lost and their seqs reused by other messages.
  *
  * Long form: `npm run drill:failover:unplanned -- --rooms 6 --members 6 --interval 200 --warmup 3
- * --cut 3 --reconnects 1 --detect 1 --replace 1 --replicas 1 --after 5 [--min-replica-acks 0] [--ack-timeout 200]`.
+ * --cut 3 --reconnects 1 [--lull] --listeners 0 --detect 1 --replace 1 --replicas 1 --after 5 [--min-replica-acks 0] [--ack-timeout 200]`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
+import type { DrillMember } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
 import { report } from './support/report';
 import { startDrillStack } from './support/stack';
@@ -43,6 +44,10 @@ export interface UnplannedFailoverOptions {
    * primary while it holds writes no replica confirmed (a flaky connection, a student joining late).
    */
   reconnectsDuringCut: number;
+  /** The senders pause while the rejoining members resume (so that their reads reach the primary). */
+  lullForRejoin: boolean;
+  /** Members per room that only listen (the last ones: the rejoining members are among them first). */
+  listenersPerRoom: number;
   /** From the primary's death to the replica's promotion (failure detection). */
   detectMs: number;
   /** From the promotion to the replacement node's start (it then syncs from the new primary). */
@@ -65,6 +70,8 @@ export const UNPLANNED_SHORT: UnplannedFailoverOptions = {
   warmupMs: 2000,
   cutMs: 1500,
   reconnectsDuringCut: 1,
+  lullForRejoin: false,
+  listenersPerRoom: 0,
   detectMs: 300,
   replaceMs: 300,
   replicas: 1,
@@ -74,17 +81,17 @@ export const UNPLANNED_SHORT: UnplannedFailoverOptions = {
 };
 
 /**
- * Few senders, so that the members that rejoin during the cut do read the primary's history then (with
- * many senders the functions' Redis connection is busy with WAITs and their reads time out instead).
+ * Listeners that rejoin during the cut, with a lull in the conversation while they resume, so that their
+ * reads do reach the old primary (the local functions share one Redis connection: busy with WAITs, it
+ * would time their reads out instead; on AWS each container has its own).
  */
 export const UNPLANNED_REJOIN_SHORT: UnplannedFailoverOptions = {
   ...UNPLANNED_SHORT,
-  rooms: 2,
-  membersPerRoom: 3,
-  intervalMs: 1000,
-  warmupMs: 1500,
+  lullForRejoin: true,
+  listenersPerRoom: 1,
+  membersPerRoom: 6,
+  rooms: 5,
   cutMs: 2500,
-  afterMs: 2000,
 };
 
 export interface UnplannedFailoverResult {
@@ -100,6 +107,13 @@ export interface UnplannedFailoverResult {
   unavailableDuringCut: number;
   /** Failed attempts by answer, from the cut to the end. */
   failures: Record<string, number>;
+  /** How the rejoining members' resumes during the cut were answered (`history`, an error code, `none`). */
+  rejoinAnswers: Record<string, number>;
+  /**
+   * Members that got none of the messages acknowledged (to others) after the promotion live: no longer
+   * in the room's member list, they saw no gap either, only the final resume gave them anything.
+   */
+  cutOffMembers: number;
   /** Bytes of replication stream the replica never got (what died with the primary). */
   unreplicatedBytes: number;
   /** From the promotion to the first ack of an attempt started after it. */
@@ -119,6 +133,17 @@ function byReason(failures: { reason: string }[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
   return out;
+}
+
+/** Waits until no client of `node` has been blocked (in WAIT) for `forMs` in a row, or `timeoutMs`. */
+async function quiet(node: RedisNode, forMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let since = Date.now();
+  while (Date.now() < deadline && Date.now() - since < forMs) {
+    const text = await node.admin.info('clients');
+    if (!/\bblocked_clients:0\b/.test(text)) since = Date.now();
+    await sleep(20);
+  }
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -171,6 +196,7 @@ export async function runUnplannedFailoverDrill(
     traffic = await Traffic.start({
       rooms,
       membersPerRoom: options.membersPerRoom,
+      sendersPerRoom: Math.max(1, options.membersPerRoom - options.listenersPerRoom),
       intervalMs: options.intervalMs,
       // Every message is resent until acknowledged, however long the failover takes.
       retryDeadlineMs: 60_000,
@@ -182,14 +208,35 @@ export async function runUnplannedFailoverDrill(
     const cutAt = Date.now();
     for (const link of links) link.block();
     await sleep(options.cutMs / 2);
+    const t = traffic;
     const rejoining = rooms.flatMap((room) =>
-      (traffic as Traffic).members.filter((m) => m.room === room).slice(-options.reconnectsDuringCut),
+      t.members.filter((m) => m.room === room).slice(-options.reconnectsDuringCut),
     );
-    // Not awaited: the schedule goes on whatever the rejoining members meet.
+    const rejoinAt = Date.now();
+    const answered = (m: DrillMember) => (m.lastResumeAnswer?.at ?? 0) >= rejoinAt;
+    if (options.lullForRejoin) {
+      // A lull: the senders wait, what is in flight gets its answer, and the WAITs already sent to the
+      // primary on the functions' connection (a client that timed out does not take them back) drain.
+      t.hold();
+      await waitFor(() => t.inFlight === 0, 'the sends in flight answered', 5000, 20).catch(() => undefined);
+      await quiet(primary, options.replicaAckTimeoutMs + 200, 10_000);
+    }
+    // Reconnecting queues a resume from the member's cursor. Not awaited without a lull: the schedule
+    // goes on whatever the rejoining members meet.
     const rejoins = Promise.all(
       rejoining.map((m) => m.reconnect(Date.now() + options.cutMs).catch(() => undefined)),
     );
+    if (options.lullForRejoin) {
+      await rejoins;
+      await waitFor(() => rejoining.every(answered), 'the resumes answered', 10_000, 20).catch(
+        () => undefined,
+      );
+      t.release();
+    }
     await sleep(Math.max(0, cutAt + options.cutMs - Date.now()));
+    const rejoinAnswers = byReason(
+      rejoining.map((m) => ({ reason: answered(m) ? (m.lastResumeAnswer?.answer ?? 'none') : 'none' })),
+    );
 
     // The primary dies with what it did not replicate.
     const primaryOffset = Number((await primary.replication()).master_repl_offset ?? 0);
@@ -226,6 +273,15 @@ export async function runUnplannedFailoverDrill(
     const snapshots = await snapshotRooms(traffic.members);
     const figures = integrity(traffic.acks, traffic.members, snapshots);
     const acks = traffic.acks;
+    // Live deliveries after the promotion (once the members had a second to notice anything).
+    let cutOffMembers = 0;
+    for (const m of traffic.members) {
+      const later = acks.filter(
+        (a) => a.room === m.room && a.userId !== m.identity.userId && a.ackAt > promotedAt + 1000,
+      );
+      const live = later.filter((a) => m.logs.get(a.epoch)?.have.get(a.seq) === 'live').length;
+      if (later.length >= 3 && live === 0) cutOffMembers++;
+    }
     const between = (from: number, to: number) => acks.filter((a) => a.ackAt >= from && a.ackAt < to).length;
     const failuresFromCut = traffic.failuresBetween(cutAt);
     const latencies = acks.map((a) => a.ackAt - a.firstSentAt).sort((a, b) => a - b);
@@ -240,6 +296,8 @@ export async function runUnplannedFailoverDrill(
       unavailableDuringCut: traffic.failuresBetween(cutAt, killedAt).filter((f) => f.reason === 'unavailable')
         .length,
       failures: byReason(failuresFromCut),
+      rejoinAnswers,
+      cutOffMembers,
       unreplicatedBytes: Math.max(0, primaryOffset - replicaOffset),
       recoverMs: traffic.recoveryMs(promotedAt),
       recoverFromKillMs: traffic.recoveryMs(killedAt),
@@ -271,6 +329,11 @@ export async function runUnplannedFailoverDrill(
         acks_while_down: result.acksWhileDown,
         acks_after_promotion: result.acksAfterPromotion,
         unavailable_during_cut: result.unavailableDuringCut,
+        rejoin_resumes:
+          Object.entries(rejoinAnswers)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(',') || 'none',
+        cut_off_members: result.cutOffMembers,
         unreplicated_bytes: result.unreplicatedBytes,
         recover_ms: result.recoverMs,
         recover_from_kill_ms: result.recoverFromKillMs,
@@ -310,6 +373,7 @@ export function unplannedHolds(r: UnplannedFailoverResult): boolean {
     f.historyMismatch === 0 &&
     f.storeGaps === 0 &&
     f.unreadRooms === 0 &&
+    r.cutOffMembers === 0 &&
     r.gaveUp === 0
   );
 }
@@ -324,6 +388,8 @@ if (require.main === module) {
       warmupMs: numberArg(args, 'warmup', 3) * 1000,
       cutMs: numberArg(args, 'cut', 3) * 1000,
       reconnectsDuringCut: numberArg(args, 'reconnects', 1),
+      lullForRejoin: args.has('lull'),
+      listenersPerRoom: numberArg(args, 'listeners', 0),
       detectMs: numberArg(args, 'detect', 1) * 1000,
       replaceMs: numberArg(args, 'replace', 1) * 1000,
       replicas: numberArg(args, 'replicas', 1),

@@ -12,6 +12,7 @@ export function expectUnplannedHolds(result: UnplannedFailoverResult): void {
   expect(f.historyMismatch).toBe(0);
   expect(f.storeGaps).toBe(0);
   expect(f.unreadRooms).toBe(0);
+  expect(result.cutOffMembers).toBe(0);
   expect(result.gaveUp).toBe(0);
   expect(result.acksAfterPromotion).toBeGreaterThan(0);
   expect(result.recoverMs).toBeLessThan(10_000);

@@ -86,6 +86,8 @@ export class DrillMember {
   private cursor: EpochLog = newLog(undefined);
   /** Times the cursor moved to another epoch than the one it was on. */
   epochResets = 0;
+  /** When the last `resume` of this member's own cursor got its answer, and which (`history` or an error code). */
+  lastResumeAnswer?: { at: number; answer: string };
   /** Frames dropped because their seq was already there (client dedupe by seq). */
   rawDuplicates = 0;
   /** A seq seen with two different message ids. */
@@ -220,6 +222,7 @@ export class DrillMember {
   async resumeUntilDone(attempts = 5): Promise<boolean> {
     for (let i = 0; i < attempts; i++) {
       const outcome = await this.exclusive(() => this.request('resume', this.resumeFrame()));
+      this.lastResumeAnswer = { at: Date.now(), answer: outcome.ok ? 'history' : outcome.reason };
       if (outcome.ok) {
         this.resumes++;
         return true;

@@ -102,8 +102,11 @@ export class Traffic {
   /** Messages given up because `stop({ abandon: true })` asked for it (not counted in `gaveUp`). */
   abandoned = 0;
   attempts = 0;
+  /** Attempts sent and not yet answered. */
+  inFlight = 0;
   private running = false;
   private abandoning = false;
+  private held?: { promise: Promise<void>; release: () => void };
   private loops: Promise<void>[] = [];
   private readonly senders = new Set<DrillMember>();
 
@@ -139,6 +142,21 @@ export class Traffic {
     this.running = false;
     if (abandon) this.abandoning = true;
     await Promise.all(this.loops);
+  }
+
+  /** A lull: no new attempt starts (messages or resends) until `release`; those in flight finish. */
+  hold(): void {
+    if (this.held) return;
+    let release: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.held = { promise, release };
+  }
+
+  release(): void {
+    this.held?.release();
+    this.held = undefined;
   }
 
   /**
@@ -323,9 +341,13 @@ export class Traffic {
           continue;
         }
       }
+      while (this.held) await this.held.promise;
       this.attempts++;
       const attemptStartedAt = Date.now();
-      const outcome = await member.sendOnce(clientMsgId, data);
+      this.inFlight++;
+      const outcome = await member.sendOnce(clientMsgId, data).finally(() => {
+        this.inFlight--;
+      });
       if (outcome.ok) {
         const now = Date.now();
         const room = this.acked.get(member.room) as Map<number, AckRecord>;
