@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Template checks (`npm run validate`), with the pinned tools of the project's venvs; fails on any error:
-#   1. sam validate --lint   the SAM transform and cfn-lint as SAM runs it
+#   1. sam validate --lint   the SAM transform and cfn-lint as SAM runs it, for the default parameters and for
+#                            each mode (CacheMode, Egress, Tracing): the transform reads parameter values (Tracing
+#                            Disabled drops TracingConfig and the X-Ray policy), so each mode is checked as a
+#                            copy of the template with other Defaults
 #   2. cfn-lint              errors and warnings (a warning fails too; justified exceptions are ignored in the
-#                            template's Metadata, with the reason)
+#                            template's Metadata, with the reason). It checks every branch of every condition
+#                            against the resource schemas whatever the parameters, so one run covers all modes;
+#                            the values each mode resolves to are checked by test/emulator/template.test.ts
 #   3. checkov               security checks; each accepted exception is suppressed on its resource in
 #                            template.yaml (Metadata: checkov: skip:) with its reason
 # CHECKOV=0 skips step 3 (e.g. offline, where its venv cannot be installed).
@@ -13,6 +18,37 @@ export SAM_CLI_TELEMETRY=0
 bash scripts/venv.sh dev
 echo "== sam validate --lint"
 .venv/bin/sam validate --lint --template template.yaml
+
+# The modes besides the defaults: Name=Value pairs that replace those parameters' Defaults.
+MODES=(
+  "CacheMode=Cluster ShardCount=3 ReplicaCount=2"
+  "CacheMode=Serverless"
+  "Egress=Ipv6"
+  "Egress=Ipv6 CacheMode=Serverless NetworkMode=ExistingSubnets ExistingVpcId=vpc-0123456789abcdef0"
+  "Tracing=Disabled LogLevel=DEBUG SystemLogLevel=INFO"
+  "Tracing=Active ApiDetailedMetrics=true"
+)
+variants="$(mktemp -d)"
+trap 'rm -rf "$variants"' EXIT
+i=0
+for mode in "${MODES[@]}"; do
+  i=$((i + 1))
+  # shellcheck disable=SC2086
+  .venv/bin/python - template.yaml $mode >"$variants/template-$i.yaml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for pair in sys.argv[2:]:
+    name, value = pair.split("=", 1)
+    block = re.search(r"\n  " + re.escape(name) + r":\n(?:    .*\n)*?    Default: (.*)\n", text)
+    if not block:
+        sys.exit(f"template.yaml: no Default for parameter {name}")
+    text = text[: block.start(1)] + '"' + value + '"' + text[block.end(1):]
+sys.stdout.write(text)
+PY
+  echo "== sam validate --lint ($mode)"
+  # Relative CodeUri/ContentUri: the copy is checked from the project directory.
+  .venv/bin/sam validate --lint --template "$variants/template-$i.yaml" | sed "s#$variants/template-$i.yaml#template.yaml ($mode)#"
+done
 
 echo "== cfn-lint"
 .venv/bin/cfn-lint template.yaml

@@ -1,12 +1,22 @@
 /**
  * The template reader: every intrinsic short form, parameters, pseudo parameters, conditions, Globals,
  * and what it extracts from the fixture (routes, integrations, authorizer, stage, functions, SQS); then the
- * project's template.yaml as the local stacks run it (the environment local/function-env.ts lays over it).
+ * project's template.yaml as the local stacks run it (the environment local/function-env.ts lays over it), and
+ * its modes (CacheMode, Egress) as CloudFormation would create them.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Metric } from '../../layers/shared/src/observability';
 import { parseCfnYaml } from '../../local/cfn-yaml';
 import { type LocalFunctionEnv, localFunctionEnv } from '../../local/function-env';
-import { cidr, type IntrinsicScope, NO_VALUE, resolve, Unresolved } from '../../local/intrinsics';
+import {
+  cidr,
+  evaluateCondition,
+  type IntrinsicScope,
+  NO_VALUE,
+  resolve,
+  Unresolved,
+} from '../../local/intrinsics';
 import { FunctionRuntime } from '../../local/lambda-runtime';
 import { loadTemplate, mergeGlobals } from '../../local/template';
 import { FIXTURE_TEMPLATE } from './support/clients';
@@ -334,5 +344,449 @@ describe('The project template, as the local stacks load it', () => {
       if (saved.MIN_REPLICA_ACKS === undefined) delete process.env.MIN_REPLICA_ACKS;
       else process.env.MIN_REPLICA_ACKS = saved.MIN_REPLICA_ACKS;
     }
+  });
+});
+
+/**
+ * The template's modes as CloudFormation would create them: which resources exist (their conditions), what they
+ * resolve to (resource values stand in as `<LogicalId>` / `<LogicalId.Attribute>`), and the Rules. cfn-lint checks
+ * every branch against the resource schemas but ignores parameter values; this checks the values of each mode.
+ */
+describe('The project template’s modes (CacheMode, Egress)', () => {
+  /** Resolved template values: the assertions walk them freely (a missing path fails the expectation). */
+  // biome-ignore lint/suspicious/noExplicitAny: template JSON of every shape, checked by the expectations
+  type Loose = any;
+  const doc = parseCfnYaml(readFileSync(PROJECT_TEMPLATE, 'utf8')) as Record<string, Record<string, unknown>>;
+  type Resource = { Type: string; Condition?: string; Properties?: Record<string, unknown> };
+  const declared = doc.Resources as Record<string, Resource>;
+
+  function configuration(overrides: Record<string, string> = {}) {
+    const params: Record<string, unknown> = {
+      'AWS::Region': 'us-east-1',
+      'AWS::AccountId': '123456789012',
+      'AWS::StackName': 'stack',
+      'AWS::StackId':
+        'arn:aws:cloudformation:us-east-1:123456789012:stack/stack/1a2b3c4d-0000-0000-0000-000000000000',
+      'AWS::Partition': 'aws',
+      'AWS::URLSuffix': 'amazonaws.com',
+      'AWS::NoValue': NO_VALUE,
+    };
+    for (const [name, decl] of Object.entries(doc.Parameters as Record<string, Record<string, unknown>>)) {
+      const value = overrides[name] ?? String(decl.Default ?? '');
+      params[name] = decl.Type === 'CommaDelimitedList' ? value.split(',') : value;
+    }
+    for (const name of Object.keys(overrides)) expect(params).toHaveProperty(name);
+    const cache = new Map<string, boolean>();
+    const s: IntrinsicScope = {
+      region: 'us-east-1',
+      mappings: doc.Mappings as Record<string, unknown>,
+      refParameter: (name) => params[name],
+      refResource: (id) => `<${id}>`,
+      // A list attribute (the VPC's IPv6 blocks) is only known once deployed.
+      getAtt: (id, attribute) =>
+        attribute === 'Ipv6CidrBlocks' ? new Unresolved(`${id}.${attribute}`) : `<${id}.${attribute}>`,
+      condition(name) {
+        if (!cache.has(name)) cache.set(name, evaluateCondition(doc.Conditions?.[name], s));
+        return cache.get(name) as boolean;
+      },
+    };
+    const exists = (id: string) => {
+      const condition = declared[id]?.Condition;
+      return declared[id] !== undefined && (condition === undefined || s.condition(condition));
+    };
+    const ids = Object.keys(declared).filter(exists);
+    const ofType = (type: string) => ids.filter((id) => declared[id]?.Type === type);
+    const props = (id: string) => {
+      expect(exists(id)).toBe(true);
+      return resolve(declared[id]?.Properties ?? {}, s) as Record<string, Loose>;
+    };
+    /** A rule's assertions (the functions Rules allow), true when they all hold or the rule does not apply. */
+    const rule = (name: string): boolean => {
+      const decl = (
+        doc.Rules as Record<string, { RuleCondition?: unknown; Assertions: { Assert: unknown }[] }>
+      )[name] as { RuleCondition?: unknown; Assertions: { Assert: unknown }[] };
+      const holds = (expr: unknown): boolean => {
+        const [fn, arg] = Object.entries(expr as Record<string, unknown>)[0] as [string, Loose];
+        const value = (v: unknown) => resolve(v, s);
+        switch (fn) {
+          case 'Fn::And':
+            return arg.every(holds);
+          case 'Fn::Or':
+            return arg.some(holds);
+          case 'Fn::Not':
+            return !holds(arg[0]);
+          case 'Fn::Equals':
+            return String(value(arg[0])) === String(value(arg[1]));
+          case 'Fn::Contains':
+            return (value(arg[0]) as unknown[]).map(String).includes(String(value(arg[1])));
+          case 'Fn::EachMemberEquals':
+            return (value(arg[0]) as unknown[]).every((m) => String(m) === String(value(arg[1])));
+          default:
+            throw new Error(`rule function ${fn}`);
+        }
+      };
+      if (decl.RuleCondition !== undefined && !holds(decl.RuleCondition)) return true;
+      return decl.Assertions.every((a) => holds(a.Assert));
+    };
+    return { ids, ofType, props, exists, condition: (name: string) => s.condition(name), rule };
+  }
+
+  const caches = (c: ReturnType<typeof configuration>) => [
+    ...c.ofType('AWS::ElastiCache::ReplicationGroup'),
+    ...c.ofType('AWS::ElastiCache::ServerlessCache'),
+  ];
+  const vpcFunctions = (c: ReturnType<typeof configuration>) =>
+    c.ofType('AWS::Serverless::Function').filter((id) => c.props(id).VpcConfig !== undefined);
+
+  it('ReplicationGroup (default): one replication group, cluster mode off, the noeviction parameter group', () => {
+    const c = configuration();
+    expect(caches(c)).toEqual(['Redis']);
+    const redis = c.props('Redis');
+    expect(redis).toMatchObject({ NumCacheClusters: '2', CacheParameterGroupName: '<RedisParameterGroup>' });
+    for (const key of ['ClusterMode', 'NumNodeGroups', 'ReplicasPerNodeGroup'])
+      expect(redis).not.toHaveProperty(key);
+    expect(c.props('RedisParameterGroup').Properties).toEqual({ 'maxmemory-policy': 'noeviction' });
+    expect(c.exists('RedisClusterParameterGroup')).toBe(false);
+    expect(c.ofType('AWS::ElastiCache::User')).toEqual([]);
+  });
+
+  it('Cluster: one replication group with ShardCount node groups of 1 + ReplicaCount nodes, cluster-enabled noeviction', () => {
+    const c = configuration({
+      CacheMode: 'Cluster',
+      ShardCount: '3',
+      ReplicaCount: '2',
+      MinReplicaAcks: '2',
+    });
+    expect(caches(c)).toEqual(['Redis']);
+    const redis = c.props('Redis');
+    expect(redis).toMatchObject({
+      ClusterMode: 'Enabled',
+      NumNodeGroups: '3',
+      ReplicasPerNodeGroup: '2',
+      CacheParameterGroupName: '<RedisClusterParameterGroup>',
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+    });
+    expect(redis).not.toHaveProperty('NumCacheClusters');
+    expect(c.props('RedisClusterParameterGroup')).toMatchObject({
+      CacheParameterGroupFamily: 'valkey8',
+      Properties: { 'cluster-enabled': 'yes', 'maxmemory-policy': 'noeviction' },
+    });
+    expect(c.exists('RedisParameterGroup')).toBe(false);
+    expect(c.rule('ClusterSizeWithinAlarmLimit')).toBe(true);
+    expect(c.rule('MinReplicaAcksWithinReplicaCount')).toBe(true);
+  });
+
+  it('Serverless: one serverless Valkey cache, a user group with a switched-off default user, the usage limits', () => {
+    const c = configuration({
+      CacheMode: 'Serverless',
+      ServerlessMaxDataStorageGb: '2',
+      ServerlessMaxEcpuPerSecond: '5000',
+      RedisTls: 'false',
+    });
+    expect(caches(c)).toEqual(['ServerlessCache']);
+    expect(c.ofType('AWS::ElastiCache::SubnetGroup')).toEqual([]);
+    expect(c.ofType('AWS::ElastiCache::ParameterGroup')).toEqual([]);
+    expect(c.props('ServerlessCache')).toMatchObject({
+      Engine: 'valkey',
+      ServerlessCacheName: 'classroom-1a2b3c4d',
+      UserGroupId: '<RedisUserGroup>',
+      SecurityGroupIds: ['<RedisSecurityGroup>'],
+      SubnetIds: ['<PrivateSubnetA>', '<PrivateSubnetB>'],
+      CacheUsageLimits: { DataStorage: { Maximum: '2', Unit: 'GB' }, ECPUPerSecond: { Maximum: '5000' } },
+    });
+    expect(c.props('RedisUserGroup')).toMatchObject({
+      Engine: 'valkey',
+      UserIds: ['<RedisDefaultUser>', '<RedisAppUser>'],
+    });
+    expect(c.props('RedisDefaultUser')).toMatchObject({ UserName: 'default', AccessString: 'off -@all' });
+    const app = c.props('RedisAppUser');
+    expect(app.UserName).toBe(app.UserId);
+    expect(app.AuthenticationMode).toEqual({
+      Type: 'password',
+      Passwords: ['{{resolve:secretsmanager:<RedisAuthSecret>}}'],
+    });
+    // RedisTls=false (an emulator setting) does not switch off the auth secret the user's password is.
+    expect(c.exists('RedisAuthSecret')).toBe(true);
+    // MinReplicaAcks (default 1) is not checked against replicas here: the functions get 0.
+    expect(c.rule('MinReplicaAcksWithinReplicaCount')).toBe(true);
+  });
+
+  it('refuses a cluster of more than 10 nodes (an alarm watches at most 10 metrics) and has node ids for every other', () => {
+    for (const shards of [1, 2, 3, 4, 5]) {
+      for (const replicas of [1, 2, 3, 4, 5]) {
+        const c = configuration({
+          CacheMode: 'Cluster',
+          ShardCount: String(shards),
+          ReplicaCount: String(replicas),
+        });
+        expect({ shards, replicas, allowed: c.rule('ClusterSizeWithinAlarmLimit') }).toEqual({
+          shards,
+          replicas,
+          allowed: shards * (1 + replicas) <= 10,
+        });
+      }
+    }
+  });
+
+  /** The CacheClusterId of every node an alarm watches, and its expression. */
+  function alarmNodes(c: ReturnType<typeof configuration>, alarm: string) {
+    const metrics = c.props(alarm).Metrics as Record<string, Loose>[];
+    const [expression, ...nodes] = metrics;
+    expect(nodes.map((m) => m.Id)).toEqual(nodes.map((_, i) => `n${i + 1}`));
+    expect(expression?.Expression).toBe(
+      `${expression?.Id === 'total' ? 'SUM' : 'MAX'}([${nodes.map((m) => m.Id).join(', ')}])`,
+    );
+    return nodes.map((m) => m.MetricStat.Metric.Dimensions[0].Value);
+  }
+
+  it('the Redis alarms watch every node: <id>-00N in ReplicationGroup mode, <id>-000S-00N per shard in Cluster mode', () => {
+    const alarms = ['RedisCpuAlarm', 'RedisMemoryAlarm', 'RedisEvictionsAlarm', 'RedisReplicationLagAlarm'];
+    for (const replicas of [1, 2, 3, 4, 5]) {
+      const c = configuration({ ReplicaCount: String(replicas) });
+      const expected = Array.from({ length: 1 + replicas }, (_, n) => `<Redis>-00${n + 1}`);
+      for (const alarm of alarms) expect(alarmNodes(c, alarm)).toEqual(expected);
+    }
+    for (const shards of [1, 2, 3, 4, 5]) {
+      for (const replicas of [1, 2, 3, 4, 5]) {
+        if (shards * (1 + replicas) > 10) continue;
+        const c = configuration({
+          CacheMode: 'Cluster',
+          ShardCount: String(shards),
+          ReplicaCount: String(replicas),
+        });
+        const expected = Array.from({ length: shards }, (_, s) =>
+          Array.from({ length: 1 + replicas }, (_, n) => `<Redis>-000${s + 1}-00${n + 1}`),
+        ).flat();
+        for (const alarm of alarms) expect(alarmNodes(c, alarm)).toEqual(expected);
+      }
+    }
+    for (const alarm of [...alarms, 'LambdaErrorsAlarm']) {
+      expect(configuration({ MetricMathAlarms: 'false' }).exists(alarm)).toBe(false);
+    }
+  });
+
+  it('Serverless alarms: storage and ECPU against the usage limits, throttling, evictions, on clusterId', () => {
+    const c = configuration({
+      CacheMode: 'Serverless',
+      ServerlessMaxDataStorageGb: '3',
+      ServerlessMaxEcpuPerSecond: '4000',
+    });
+    for (const alarm of [
+      'RedisCpuAlarm',
+      'RedisMemoryAlarm',
+      'RedisEvictionsAlarm',
+      'RedisReplicationLagAlarm',
+    ]) {
+      expect(c.exists(alarm)).toBe(false);
+    }
+    const dimension = [{ Name: 'clusterId', Value: '<ServerlessCache>' }];
+    const storage = c.props('ServerlessStorageAlarm').Metrics;
+    expect(storage[0].Expression).toBe('100 * bytes / (3 * 1000000000)');
+    expect(storage[1].MetricStat.Metric).toEqual({
+      Namespace: 'AWS/ElastiCache',
+      MetricName: 'BytesUsedForCache',
+      Dimensions: dimension,
+    });
+    const ecpu = c.props('ServerlessEcpuAlarm').Metrics;
+    expect(ecpu[0].Expression).toBe('100 * ecpu / 60 / 4000');
+    expect(ecpu[1].MetricStat.Metric.MetricName).toBe('ElastiCacheProcessingUnits');
+    expect(c.props('ServerlessThrottledAlarm')).toMatchObject({
+      MetricName: 'ThrottledCmds',
+      Dimensions: dimension,
+    });
+    expect(c.props('ServerlessEvictionsAlarm')).toMatchObject({
+      MetricName: 'Evictions',
+      Dimensions: dimension,
+    });
+    for (const alarm of ['ServerlessStorageAlarm', 'ServerlessEcpuAlarm', 'ServerlessThrottledAlarm']) {
+      expect(configuration().exists(alarm)).toBe(false);
+    }
+  });
+
+  it('the dashboard is valid JSON in every mode, with the cache widgets of that mode', () => {
+    const body = (c: ReturnType<typeof configuration>) =>
+      JSON.parse(c.props('Dashboard').DashboardBody as string) as { widgets: { properties: unknown }[] };
+    const nodes = JSON.stringify(body(configuration({ CacheMode: 'Cluster' })));
+    expect(nodes).toContain('SEARCH(\'{AWS/ElastiCache,CacheClusterId} MetricName=\\"Evictions\\" <Redis>\'');
+    expect(nodes).not.toContain('clusterId');
+    const serverless = JSON.stringify(body(configuration({ CacheMode: 'Serverless' })));
+    expect(serverless).not.toContain('SEARCH');
+    expect(serverless).toContain('"AWS/ElastiCache","BytesUsedForCache","clusterId","<ServerlessCache>"');
+    for (const metric of [
+      'BytesUsedForCache',
+      'ElastiCacheProcessingUnits',
+      'ThrottledCmds',
+      'Evictions',
+      'CurrItems',
+    ]) {
+      expect(serverless).toContain(`"${metric}"`);
+    }
+  });
+
+  it('reads exactly the custom metrics the functions emit (each one a billed custom metric)', () => {
+    const text = readFileSync(PROJECT_TEMPLATE, 'utf8');
+    const read = new Set<string>();
+    for (const m of text.matchAll(
+      /\[\s*"ClassroomRealtime"\s*,\s*"(\w+)"[^\]]*\]((?:,\[\s*"\."\s*,\s*"\w+"[^\]]*\])*)/g,
+    )) {
+      read.add(m[1] as string);
+      for (const more of (m[2] as string).matchAll(/"\."\s*,\s*"(\w+)"/g)) read.add(more[1] as string);
+    }
+    for (const m of text.matchAll(/Namespace: ClassroomRealtime\n\s+MetricName: (\w+)/g))
+      read.add(m[1] as string);
+    expect([...read].sort()).toEqual(Object.values(Metric).sort());
+  });
+
+  it('Egress=Ipv6: dual-stack private subnets, an egress-only internet gateway and ::/0 routes, no NAT, no EIP', () => {
+    const c = configuration({ Egress: 'Ipv6' });
+    for (const type of ['AWS::EC2::NatGateway', 'AWS::EC2::EIP', 'AWS::EC2::InternetGateway']) {
+      expect(c.ofType(type)).toEqual([]);
+    }
+    expect(c.ids.filter((id) => id.startsWith('Public'))).toEqual([]);
+    expect(c.ofType('AWS::EC2::VPCCidrBlock').map((id) => c.props(id))).toEqual([
+      { VpcId: '<Vpc>', AmazonProvidedIpv6CidrBlock: true },
+    ]);
+    expect(c.ofType('AWS::EC2::EgressOnlyInternetGateway')).toEqual(['EgressOnlyInternetGateway']);
+    const routes = c.ofType('AWS::EC2::Route').map((id) => c.props(id));
+    expect(routes).toEqual([
+      {
+        RouteTableId: '<PrivateRouteTableA>',
+        DestinationIpv6CidrBlock: '::/0',
+        EgressOnlyInternetGatewayId: '<EgressOnlyInternetGateway>',
+      },
+      {
+        RouteTableId: '<PrivateRouteTableB>',
+        DestinationIpv6CidrBlock: '::/0',
+        EgressOnlyInternetGatewayId: '<EgressOnlyInternetGateway>',
+      },
+    ]);
+    for (const subnet of ['PrivateSubnetA', 'PrivateSubnetB']) {
+      expect(c.props(subnet)).toMatchObject({ AssignIpv6AddressOnCreation: true });
+      expect(c.props(subnet)).toHaveProperty('Ipv6CidrBlock');
+    }
+    expect(vpcFunctions(c).length).toBe(7);
+    for (const id of vpcFunctions(c)) expect(c.props(id).VpcConfig.Ipv6AllowedForDualStack).toBe(true);
+    expect(c.props('WebSocketApi').IpAddressType).toBe('dualstack');
+    expect(c.props('FunctionSecurityGroup').SecurityGroupEgress).toContainEqual(
+      expect.objectContaining({ CidrIpv6: '::/0', FromPort: 443, ToPort: 443 }),
+    );
+    const env = loadTemplate(PROJECT_TEMPLATE, { parameterOverrides: { Egress: 'Ipv6' } });
+    expect(env.warnings).toEqual([]);
+    expect(env.functions.get('SendMessageFunction')?.environment.NODE_OPTIONS).toBe(
+      '--enable-source-maps --dns-result-order=ipv6first',
+    );
+  });
+
+  it('Egress=Nat (default): public subnets, NAT gateways with their EIPs, no IPv6', () => {
+    const shared = configuration();
+    expect(shared.ofType('AWS::EC2::NatGateway')).toEqual(['NatGatewayA']);
+    expect(shared.ofType('AWS::EC2::EIP')).toEqual(['NatEipA']);
+    expect(shared.ofType('AWS::EC2::EgressOnlyInternetGateway')).toEqual([]);
+    expect(shared.ofType('AWS::EC2::VPCCidrBlock')).toEqual([]);
+    expect(shared.props('PrivateSubnetA')).not.toHaveProperty('Ipv6CidrBlock');
+    expect(shared.props('WebSocketApi')).not.toHaveProperty('IpAddressType');
+    for (const id of vpcFunctions(shared))
+      expect(shared.props(id).VpcConfig).not.toHaveProperty('Ipv6AllowedForDualStack');
+    expect(configuration({ NatGateways: 'PerAz' }).ofType('AWS::EC2::NatGateway')).toEqual([
+      'NatGatewayA',
+      'NatGatewayB',
+    ]);
+    // Existing subnets: the stack creates no network; Egress=Ipv6 sets only the function and API side.
+    const existing = configuration({
+      NetworkMode: 'ExistingSubnets',
+      Egress: 'Ipv6',
+      ExistingVpcId: 'vpc-1',
+      ExistingSubnetIds: 'subnet-1,subnet-2',
+    });
+    expect(
+      existing.ids.filter(
+        (id) =>
+          declared[id]?.Type.startsWith('AWS::EC2::') &&
+          id !== 'FunctionSecurityGroup' &&
+          id !== 'RedisSecurityGroup',
+      ),
+    ).toEqual([]);
+    expect(existing.props('WebSocketApi').IpAddressType).toBe('dualstack');
+  });
+
+  it('gives the functions the cluster client, the endpoint, the user and MIN_REPLICA_ACKS of each cache mode', () => {
+    const envOf = (overrides: Record<string, string>) => {
+      const model = loadTemplate(PROJECT_TEMPLATE, { parameterOverrides: overrides });
+      expect(model.warnings).toEqual([]);
+      return model.functions.get('SendMessageFunction') as NonNullable<
+        ReturnType<typeof model.functions.get>
+      >;
+    };
+    const rg = envOf({});
+    expect(rg.environment).toMatchObject({
+      REDIS_CLUSTER: 'false',
+      REDIS_USERNAME: '',
+      MIN_REPLICA_ACKS: '1',
+      REDIS_TLS: 'true',
+    });
+    const cluster = envOf({ CacheMode: 'Cluster' });
+    expect(cluster.environment).toMatchObject({
+      REDIS_CLUSTER: 'true',
+      REDIS_USERNAME: '',
+      MIN_REPLICA_ACKS: '1',
+    });
+    const serverless = envOf({ CacheMode: 'Serverless', RedisTls: 'false' });
+    expect(serverless.environment).toMatchObject({
+      REDIS_CLUSTER: 'true',
+      MIN_REPLICA_ACKS: '0',
+      REDIS_TLS: 'true',
+    });
+    // Endpoints, the user and the secret exist once deployed.
+    expect(serverless.unresolvedEnvironment).toEqual(
+      expect.arrayContaining(['REDIS_HOST', 'REDIS_PORT', 'REDIS_USERNAME', 'REDIS_AUTH_SECRET_ARN']),
+    );
+    const resolved = (overrides: Record<string, string>) => {
+      const c = configuration(overrides);
+      return resolve(
+        (doc.Globals as Record<string, Loose>).Function.Environment.Variables,
+        // The same scope as configuration(): re-resolve through a throwaway resource lookup.
+        {
+          region: 'us-east-1',
+          mappings: doc.Mappings as Record<string, unknown>,
+          refParameter: (name) => overrides[name] ?? (doc.Parameters as Loose)[name]?.Default,
+          refResource: (id) => `<${id}>`,
+          getAtt: (id, attribute) => `<${id}.${attribute}>`,
+          condition: (name) => c.condition(name),
+        },
+      ) as Record<string, string>;
+    };
+    expect(resolved({})).toMatchObject({
+      REDIS_HOST: '<Redis.PrimaryEndPoint.Address>',
+      REDIS_PORT: '<Redis.PrimaryEndPoint.Port>',
+    });
+    expect(resolved({ CacheMode: 'Cluster' })).toMatchObject({
+      REDIS_HOST: '<Redis.ConfigurationEndPoint.Address>',
+      REDIS_PORT: '<Redis.ConfigurationEndPoint.Port>',
+    });
+    expect(resolved({ CacheMode: 'Serverless' })).toMatchObject({
+      REDIS_HOST: '<ServerlessCache.Endpoint.Address>',
+      REDIS_USERNAME: '<RedisAppUser>',
+      REDIS_AUTH_SECRET_ARN: '<RedisAuthSecret>',
+    });
+  });
+
+  it('log levels and tracing are parameters; Powertools gets the application log level too', () => {
+    const globals = (doc.Globals as Record<string, Loose>).Function;
+    expect(globals.LoggingConfig).toEqual({
+      LogFormat: 'JSON',
+      ApplicationLogLevel: { Ref: 'LogLevel' },
+      SystemLogLevel: { Ref: 'SystemLogLevel' },
+    });
+    expect(globals.Environment.Variables.POWERTOOLS_LOG_LEVEL).toEqual({ Ref: 'LogLevel' });
+    expect(globals.Tracing).toEqual({ Ref: 'Tracing' });
+    const params = doc.Parameters as Record<string, Record<string, unknown>>;
+    expect(params.LogLevel).toMatchObject({ Default: 'INFO' });
+    expect(params.SystemLogLevel).toMatchObject({ Default: 'WARN' });
+    expect(params.Tracing).toMatchObject({
+      Default: 'PassThrough',
+      AllowedValues: ['Active', 'PassThrough', 'Disabled'],
+    });
+    expect(configuration().props('Stage').DefaultRouteSettings.DetailedMetricsEnabled).toBe(false);
   });
 });
