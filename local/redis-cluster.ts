@@ -88,6 +88,17 @@ export interface LocalRedisCluster {
   masterOfKey(key: string): ClusterNode;
   /** The current topology, read with CLUSTER NODES from the first node that answers. */
   topology(): Promise<TopologyEntry[]>;
+  /**
+   * Moves one slot, with its keys, from the master serving it now to `to` (a master), as
+   * `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE of its keys in batches (clients get
+   * ASK meanwhile), then SETSLOT NODE on every master (clients get MOVED from then on). `whileMigrating`
+   * runs after the first batch of keys has moved, before the slot is handed over. Updates `nodes` slots.
+   */
+  migrateSlot(
+    slot: number,
+    to: ClusterNode,
+    options?: { keysPerBatch?: number; whileMigrating?: () => Promise<void> },
+  ): Promise<void>;
   /** One line per master with its slots and replicas, for banners and logs. */
   describe(): string[];
   /** Stops every node (SIGTERM, then SIGKILL) and removes their directories. */
@@ -439,6 +450,26 @@ function probeKey(master: ClusterNode): string {
   }
 }
 
+function withoutSlot(ranges: Array<[number, number]>, slot: number): Array<[number, number]> {
+  return ranges.flatMap(([first, last]): Array<[number, number]> => {
+    if (slot < first || slot > last) return [[first, last]];
+    const parts: Array<[number, number]> = [];
+    if (slot > first) parts.push([first, slot - 1]);
+    if (slot < last) parts.push([slot + 1, last]);
+    return parts;
+  });
+}
+
+function withSlot(ranges: Array<[number, number]>, slot: number): Array<[number, number]> {
+  const merged: Array<[number, number]> = [];
+  for (const [first, last] of [...ranges, [slot, slot] as [number, number]].sort((a, b) => a[0] - b[0])) {
+    const previous = merged[merged.length - 1];
+    if (previous && first <= previous[1] + 1) previous[1] = Math.max(previous[1], last);
+    else merged.push([first, last]);
+  }
+  return merged;
+}
+
 function clusterHandle(nodes: ClusterNode[], servers: RedisProcess[]): LocalRedisCluster {
   const masters = () => nodes.filter((n) => n.role === 'master');
   const replicasOf = (master: ClusterNode | string) => {
@@ -474,6 +505,41 @@ function clusterHandle(nodes: ClusterNode[], servers: RedisProcess[]): LocalRedi
         }
       }
       throw new Error(`no cluster node answered CLUSTER NODES (${errors.join('; ')})`);
+    },
+    async migrateSlot(slot, to, options = {}) {
+      const from = masterOfSlot(slot);
+      if (to.role !== 'master') throw new Error(`127.0.0.1:${to.port} is not a master`);
+      if (from.id === to.id) return;
+      const source = adminClient(from.port);
+      const target = adminClient(to.port);
+      const others = masters()
+        .filter((m) => m.id !== from.id && m.id !== to.id)
+        .map((m) => adminClient(m.port));
+      try {
+        await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', from.id);
+        await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', to.id);
+        let first = true;
+        for (;;) {
+          const keys = (await source.call(
+            'CLUSTER',
+            'GETKEYSINSLOT',
+            slot,
+            options.keysPerBatch ?? 100,
+          )) as string[];
+          if (keys.length === 0) break;
+          await source.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5000, 'REPLACE', 'KEYS', ...keys);
+          if (first) await options.whileMigrating?.();
+          first = false;
+        }
+        if (first) await options.whileMigrating?.();
+        // The target first, then the source, then the others (the order redis-cli uses).
+        for (const client of [target, source, ...others])
+          await client.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+      } finally {
+        for (const client of [source, target, ...others]) client.disconnect();
+      }
+      from.slots = withoutSlot(from.slots, slot);
+      to.slots = withSlot(to.slots, slot);
     },
     describe() {
       return masters().map((m) => {
