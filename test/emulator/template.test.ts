@@ -781,7 +781,8 @@ describe('The project template’s modes (CacheMode, Egress)', () => {
     expect(globals.Environment.Variables.POWERTOOLS_LOG_LEVEL).toEqual({ Ref: 'LogLevel' });
     expect(globals.Tracing).toEqual({ Ref: 'Tracing' });
     const params = doc.Parameters as Record<string, Record<string, unknown>>;
-    expect(params.LogLevel).toMatchObject({ Default: 'INFO' });
+    // Never above INFO: Lambda counts the EMF lines (no "level" field) as INFO and would drop the custom metrics.
+    expect(params.LogLevel).toMatchObject({ Default: 'INFO', AllowedValues: ['TRACE', 'DEBUG', 'INFO'] });
     expect(params.SystemLogLevel).toMatchObject({ Default: 'WARN' });
     expect(params.Tracing).toMatchObject({
       Default: 'PassThrough',
