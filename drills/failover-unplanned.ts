@@ -223,19 +223,28 @@ export async function runUnplannedFailoverDrill(
     }
     // Reconnecting queues a resume from the member's cursor. Not awaited without a lull: the schedule
     // goes on whatever the rejoining members meet.
-    const rejoins = Promise.all(
-      rejoining.map((m) => m.reconnect(Date.now() + options.cutMs).catch(() => undefined)),
-    );
+    // A handshake during the cut is refused (its membership cannot be confirmed): the member keeps trying,
+    // as the SDK does, until well after the promotion and the replacement replica.
+    const rejoinDeadline = Date.now() + options.cutMs + options.detectMs + options.replaceMs + 20_000;
+    const rejoins = Promise.all(rejoining.map((m) => m.reconnect(rejoinDeadline).catch(() => undefined)));
     if (options.lullForRejoin) {
-      await rejoins;
-      await waitFor(() => rejoining.every(answered), 'the resumes answered', 10_000, 20).catch(
+      // Until each has met the primary: its resume answered, or its handshake refused.
+      const met = (m: DrillMember) => answered(m) || (m.lastConnectFailure?.at ?? 0) >= rejoinAt;
+      await waitFor(() => rejoining.every(met), 'the rejoins met the primary', 10_000, 20).catch(
         () => undefined,
       );
       t.release();
     }
     await sleep(Math.max(0, cutAt + options.cutMs - Date.now()));
+    // During the cut: the resume's answer, or the refused handshake (`refused HTTP 500`), or nothing.
     const rejoinAnswers = byReason(
-      rejoining.map((m) => ({ reason: answered(m) ? (m.lastResumeAnswer?.answer ?? 'none') : 'none' })),
+      rejoining.map((m) => ({
+        reason: answered(m)
+          ? (m.lastResumeAnswer?.answer ?? 'none')
+          : (m.lastConnectFailure?.at ?? 0) >= rejoinAt
+            ? `refused ${m.lastConnectFailure?.reason}`
+            : 'none',
+      })),
     );
 
     // The primary dies with what it did not replicate.

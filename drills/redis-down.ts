@@ -1,7 +1,7 @@
 /**
  * Drill 2: Redis unavailable in the middle of traffic, twice: a crash (SIGKILL, then a restart on the same
  * port from its append-only file, as a node replacement keeps the endpoint) and a hang (SIGSTOP, then
- * SIGCONT: the process answers nothing while its sockets stay open). Requests fail fast with an `internal`
+ * SIGCONT: the process answers nothing while its sockets stay open). Requests fail fast with an `unavailable`
  * error frame (not at the Lambda timeout), a handshake is refused with 500, nothing half-written stays
  * behind, and the service recovers by itself once Redis is back: the members' next sends succeed.
  *
@@ -12,6 +12,7 @@ import { numberArg, parseArgs, runMain } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
+import { gapFree, roomState } from './support/room-state';
 import { type DrillStack, startDrillStack } from './support/stack';
 import { Traffic, type TrafficFigures } from './support/traffic';
 
@@ -84,12 +85,10 @@ async function tryHandshake(stack: DrillStack, room: string): Promise<{ status: 
 
 async function consistency(node: RedisNode, room: string): Promise<RoomConsistency> {
   const r = node.admin;
-  const seq = Number((await r.get(`room:{${room}}:seq`)) ?? 0);
-  const scores = (await r.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES'))
-    .filter((_, i) => i % 2 === 1)
-    .map(Number);
-  const first = seq - scores.length + 1;
-  const contiguous = scores.every((s, i) => s === first + i);
+  const state = await roomState(r, room);
+  const { seq } = state;
+  const scores = state.stored;
+  const contiguous = gapFree(state);
   const members = (await r.zrange(`room:{${room}}:members`, 0, -1)).sort();
   const info = (await r.hkeys(`room:{${room}}:info`)).sort();
   const joining = await r.zcard(`room:{${room}}:joining`);
@@ -131,7 +130,7 @@ export async function runRedisDownDrill(options: RedisDownOptions): Promise<Redi
       const failures: Record<string, number> = {};
       for (const f of during) failures[f.reason] = (failures[f.reason] ?? 0) + 1;
       const latencies = during
-        .filter((f) => f.reason === 'internal')
+        .filter((f) => f.reason === 'unavailable')
         .map((f) => f.latencyMs)
         .sort((a, b) => a - b);
       phases.push({

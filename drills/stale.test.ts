@@ -17,7 +17,7 @@ describe('drill: stale connections and leftover state', () => {
     expect(r.abandoned.maxMemberExpiryMs).toBeLessThanOrEqual(TTL_SECONDS * 1000);
     // Rooms everyone left cleanly: no connection state; history and short-lived entries, all expiring.
     for (const key of r.afterClean.keys) {
-      expect(key.key).toMatch(/:(seq|log|rl:.+|dedupe:.+)$/);
+      expect(key.key).toMatch(/:(state|log|rl:.+|dedupe:.+)$/);
       expect(key.pttl).toBeGreaterThan(0);
       expect(key.pttl).toBeLessThanOrEqual(TTL_SECONDS * 1000);
     }

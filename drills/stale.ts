@@ -12,7 +12,7 @@
  *   on AWS); the next broadcast's 410 prunes them;
  * - nobody left to prune: a whole room leaves with every `$disconnect` missed; every key it leaves has a
  *   TTL of at most 60 s (the long form waits and sees them expire: `--wait-expiry`);
- * - after everyone leaves cleanly, no member, info or joining key remains; only the history (seq, log:
+ * - after everyone leaves cleanly, no member, info or joining key remains; only the history (state, log:
  *   ROOM_TTL) and the short-TTL rate-limit and dedupe entries.
  *
  * Long form: `npm run drill:stale -- --wait-expiry`.

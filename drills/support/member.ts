@@ -88,6 +88,8 @@ export class DrillMember {
   epochResets = 0;
   /** When the last `resume` of this member's own cursor got its answer, and which (`history` or an error code). */
   lastResumeAnswer?: { at: number; answer: string };
+  /** The last refused (re)connect: when, and the handshake status or socket error. */
+  lastConnectFailure?: { at: number; reason: string };
   /** Frames dropped because their seq was already there (client dedupe by seq). */
   rawDuplicates = 0;
   /** A seq seen with two different message ids. */
@@ -198,6 +200,7 @@ export class DrillMember {
         this.queueResume();
         return;
       } catch (error) {
+        this.lastConnectFailure = { at: Date.now(), reason: (error as Error).message };
         if (Date.now() > deadline) throw error;
         await sleep(Math.min(1000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
       }

@@ -1,15 +1,15 @@
 /**
- * A room's counter and log read straight from Redis, for the drills' own checks, whichever layout the
- * store uses: a HASH `room:{R}:state` (epoch, seq, bytes of the log) or the older string `room:{R}:seq`.
+ * A room's counter and log read straight from Redis, for the drills' own checks: the HASH
+ * `room:{R}:state` (epoch, seq, bytes of the log) and the ZSET `room:{R}:log`.
  */
 import type Redis from 'ioredis';
 
 export interface RoomState {
-  /** undefined with the older layout (no epochs), or when the room has no state. */
+  /** undefined when the room has no state. */
   epoch?: number;
   /** The last assigned seq (0 when the room has no counter). */
   seq: number;
-  /** The stored log's byte count as the state keeps it (HASH layout only). */
+  /** The stored log's byte count as the state keeps it. */
   bytes?: number;
   /** The stored messages' seqs, in order. */
   stored: number[];
@@ -20,14 +20,10 @@ export interface RoomState {
 export async function roomState(redis: Redis, room: string): Promise<RoomState> {
   const prefix = `room:{${room}}:`;
   const out: RoomState = { seq: 0, stored: [], storedBytes: 0 };
-  if ((await redis.type(`${prefix}state`)) === 'hash') {
-    const [epoch, seq, bytes] = await redis.hmget(`${prefix}state`, 'epoch', 'seq', 'bytes');
-    if (epoch !== null) out.epoch = Number(epoch);
-    out.seq = Number(seq ?? 0);
-    if (bytes !== null) out.bytes = Number(bytes);
-  } else {
-    out.seq = Number((await redis.get(`${prefix}seq`)) ?? 0);
-  }
+  const [epoch, seq, bytes] = await redis.hmget(`${prefix}state`, 'epoch', 'seq', 'bytes');
+  if (epoch !== null) out.epoch = Number(epoch);
+  out.seq = Number(seq ?? 0);
+  if (bytes !== null) out.bytes = Number(bytes);
   const log = await redis.zrange(`${prefix}log`, 0, -1, 'WITHSCORES');
   for (let i = 0; i < log.length; i += 2) {
     out.stored.push(Number(log[i + 1]));

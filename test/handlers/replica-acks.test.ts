@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getRedis } from '@classroom/shared';
 import type { SQSRecord } from 'aws-lambda';
 import Redis from 'ioredis';
-import { lambdaContext, type TestCaller } from '../support/events';
+import { lambdaContext, type TestCaller, wsEvent } from '../support/events';
 import { Harness } from '../support/harness';
 import { type RedisProcess, startRedisServer } from '../support/redis-server';
 import { skipFileOnCluster } from '../support/skip';
@@ -194,6 +194,42 @@ describe('Replica-confirmed acks', () => {
     expect(refused).toMatchObject({ code: 'unavailable' });
     expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'q1', epoch: first?.epoch, seq: 2 });
     expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[2, 'lost']]);
+  });
+
+  it('answers a resume unavailable while its page is not confirmed, so no one reads a write a failover can take back', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await send(ann, 'confirmed', 'h0');
+    await cutReplica();
+    await send(ann, 'unconfirmed', 'h1');
+    // Act
+    const during = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    await joinReplica();
+    const after = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    // Assess
+    expect(during).toMatchObject({ type: 'error', code: 'unavailable', action: 'resume' });
+    expect(after).toMatchObject({ type: 'history', done: true });
+    expect(((after?.messages ?? []) as { data: unknown }[]).map((m) => m.data)).toEqual([
+      'confirmed',
+      'unconfirmed',
+    ]);
+  });
+
+  it('refuses a handshake (500) whose membership no replica confirms; the retry joins', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = h.caller(room, 'ann');
+    await cutReplica();
+    // Act
+    const during = await h.handlers.connect(wsEvent(ann, '$connect'), lambdaContext('connect'));
+    await joinReplica();
+    const retry = await h.handlers.connect(wsEvent(ann, '$connect'), lambdaContext('connect'));
+    // Assess
+    expect(during.statusCode).toBe(500);
+    expect(retry.statusCode).toBe(200);
+    expect(await replicaAdmin.zscore(`room:{${room}}:members`, ann.connectionId)).not.toBeNull();
   });
 
   it('does not wait for replicas on transient messages (nothing is stored)', async () => {

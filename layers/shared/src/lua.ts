@@ -274,6 +274,9 @@ while more == 0 do
   end
   if #batch < batch_size * 2 then break end
 end
+-- A write after the read: a WAIT pipelined after this script then confirms everything read (the
+-- replication stream is ordered), so a page never shows a message a failover could still take back.
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return {epoch, last, oldestSeq, out, tonumber(cursor), more, tonumber(after)}
 `;
 

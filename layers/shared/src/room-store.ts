@@ -295,20 +295,34 @@ export class RoomStore {
    */
   async addMember(roomId: string, connectionId: string, member: Member) {
     const k = roomKeys(roomId);
-    const [others, first] = (await run(
-      this.client,
-      scripts.add,
-      [k.members, k.info, k.joining],
-      [
-        connectionId,
-        JSON.stringify(member),
-        member.userId,
-        this.settings.connectionTtlSeconds * 1000,
-        this.settings.roomTtlSeconds,
-        JOIN_WINDOW_MS,
-      ],
-    )) as [string[], number];
+    const keys = [k.members, k.info, k.joining];
+    const args = [
+      connectionId,
+      JSON.stringify(member),
+      member.userId,
+      this.settings.connectionTtlSeconds * 1000,
+      this.settings.roomTtlSeconds,
+      JOIN_WINDOW_MS,
+    ];
+    // A membership only the old primary knew would leave the member without live messages after a
+    // failover, with no gap to notice: confirmed like a message, else the handshake fails (retry).
+    const [others, first] = (await this.confirmed(scripts.add, keys, args, 'membership')) as [
+      string[],
+      number,
+    ];
     return { others, firstForUser: first === 1 };
+  }
+
+  /** Runs a script; with replica-confirmed acks, pipelined with WAIT, and unconfirmed is unavailable. */
+  private async confirmed(s: LoadedScript, keys: string[], args: Arg[], what: string): Promise<unknown> {
+    if (this.durability.minReplicaAcks === 0) return run(this.client, s, keys, args);
+    const { value, replicas } = await runConfirmed(this.client, s, keys, args, this.durability);
+    if (replicas < this.durability.minReplicaAcks) {
+      throw new StoreUnavailableError(
+        `${what} not confirmed by ${this.durability.minReplicaAcks} replica(s) within ${this.durability.timeoutMs} ms`,
+      );
+    }
+    return value;
   }
 
   /**
@@ -353,12 +367,13 @@ export class RoomStore {
 
   /**
    * One page of the stored messages after `afterSeq` (of `epoch`, when given), oldest first, bounded by
-   * count and bytes whatever the room holds. Creates the room's epoch when the room has none yet.
+   * count and bytes whatever the room holds. Creates the room's epoch when the room has none yet. With
+   * replica-confirmed acks the page is confirmed too (pipelined WAIT); unconfirmed: `unavailable`.
    */
   async historyPage(roomId: string, request: HistoryPageRequest): Promise<HistoryPage> {
     const k = roomKeys(roomId);
-    const [epoch, lastSeq, oldest, messages, lastReturned, more, usedAfter] = (await run(
-      this.client,
+    // Confirmed like a message: a page may only hold what a failover cannot take back.
+    const [epoch, lastSeq, oldest, messages, lastReturned, more, usedAfter] = (await this.confirmed(
       scripts.history,
       [k.state, k.log],
       [
@@ -368,6 +383,7 @@ export class RoomStore {
         request.maxBytes,
         this.settings.roomTtlSeconds,
       ],
+      'history',
     )) as [string, number, number, string[], number, number, number];
     const afterSeq = Number(usedAfter);
     const last = Number(lastSeq);
