@@ -203,7 +203,8 @@ export const PROFILES = {
     // ExecutionError, FailedDeliveries, dead-letter queue, MessagesUnavailable, queue age, and the serverless
     // cache's storage, ECPU, throttled commands and evictions.
     alarmMetrics: 20,
-    dashboards: 1,
+    // DashboardEnabled=false: the alarms do not need it, and at $3 it is a fifth of the small school's bill.
+    dashboards: 0,
     secrets: 2,
     vpcEndpoints: 0,
     availabilityZones: 2,
@@ -678,7 +679,7 @@ export function billOf(
   const logsGb = (functionLogBytes + u.apiRequests * profile.accessLogBytes) / GB;
   const logsFree = free?.cloudWatchLogsGb ?? 0;
   add(
-    `CloudWatch Logs (${profile.logLevel} function logs + access logs)`,
+    `CloudWatch Logs (${profile.logLevel === 'INFO' ? 'INFO function logs' : 'function logs without platform records (SystemLogLevel=WARN)'} + access logs)`,
     `${logsGb.toFixed(2)} GB`,
     Math.max(0, logsGb - logsFree) * p('cloudWatch.logsIngestionPerGb') +
       logsGb * p('cloudWatch.logsStoragePerGbMonth'),
