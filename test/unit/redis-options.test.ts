@@ -32,7 +32,7 @@ describe('Function: redisOptions', () => {
     });
   });
 
-  it('reconnects and resends (2) on READONLY, and not on other errors', () => {
+  it('reconnects and resends (2) on READONLY, reconnects only (1) on UNBLOCKED, and not on other errors', () => {
     // Prepare
     const { reconnectOnError } = redisOptions(plain);
     if (!reconnectOnError) throw new Error('reconnectOnError is not set');
@@ -43,10 +43,11 @@ describe('Function: redisOptions', () => {
       reconnectOnError(new Error('ERR unknown command')),
       reconnectOnError(new Error('NOSCRIPT No matching script')),
       reconnectOnError(new Error('LOADING Redis is loading the dataset in memory')),
+      reconnectOnError(new Error('UNBLOCKED force unblock from blocking operation, instance state changed')),
     ];
 
     // Assess
-    expect(answers).toEqual([2, false, false, false]);
+    expect(answers).toEqual([2, false, false, false, 1]);
   });
 
   it('backs off reconnects up to one second', () => {

@@ -24,8 +24,13 @@ export function redisOptions(settings: RedisSettings, password?: string): RedisO
     enableAutoPipelining: false,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
-    // After a primary failover the old node answers READONLY: reconnect and resend (2).
-    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+    // After a primary failover the old node answers READONLY: reconnect and resend (2). A WAIT blocked on a
+    // primary that was just demoted answers UNBLOCKED: reconnect but do not resend (1), as the script before
+    // it may have run there: the caller answers `unavailable` and the client resends with its clientMsgId.
+    reconnectOnError: (error) => {
+      if (error.message.startsWith('READONLY')) return 2;
+      return error.message.startsWith('UNBLOCKED') ? 1 : false;
+    },
     ...(settings.tls ? { tls: {} } : {}),
     ...(password ? { password } : {}),
     ...(settings.username ? { username: settings.username } : {}),

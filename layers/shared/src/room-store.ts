@@ -35,7 +35,8 @@ export interface ScriptClient {
 
 /**
  * The store could not do its part in time: Redis unreachable or timing out, in a failover (READONLY,
- * LOADING, MASTERDOWN, CLUSTERDOWN, TRYAGAIN), or full (OOM under `noeviction`). Nothing was
+ * LOADING, MASTERDOWN, CLUSTERDOWN, TRYAGAIN, UNBLOCKED: a WAIT on a primary being demoted), or full
+ * (OOM under `noeviction`). Nothing was
  * acknowledged: the client may resend (SPEC `unavailable`).
  */
 export class StoreUnavailableError extends Error {
@@ -45,14 +46,16 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-const TRANSIENT_REPLIES = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+const TRANSIENT_REPLIES =
+  /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY|UNBLOCKED)\b/;
 
 /** Redis server replies are ReplyErrors (their name); anything else is the connection's failure. */
 function isTransient(error: Error): boolean {
   return error.name !== 'ReplyError' || TRANSIENT_REPLIES.test(error.message);
 }
 
-function storeError(error: unknown): unknown {
+/** The error a store call throws for `error`: StoreUnavailableError when it is transient, else itself. */
+export function storeError(error: unknown): unknown {
   if (error instanceof Error && isTransient(error)) {
     const full = error.message.startsWith('OOM');
     return new StoreUnavailableError(

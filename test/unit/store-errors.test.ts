@@ -1,0 +1,39 @@
+import { StoreUnavailableError, storeError } from '../../layers/shared/src/room-store';
+
+/** A Redis server reply, as ioredis reports it (its class is redis-errors' ReplyError). */
+function reply(message: string): Error {
+  const error = new Error(message);
+  error.name = 'ReplyError';
+  return error;
+}
+
+describe('Function: storeError', () => {
+  it.each([
+    ['a full cache', reply("OOM command not allowed when used memory > 'maxmemory'.")],
+    ['a demoted primary', reply("READONLY You can't write against a read only replica. script: 8b2a")],
+    [
+      'a WAIT cut short by a demotion',
+      reply('UNBLOCKED force unblock from blocking operation, instance state changed'),
+    ],
+    ['a node still loading', reply('LOADING Redis is loading the dataset in memory')],
+    ['a cluster without a quorum', reply('CLUSTERDOWN The cluster is down')],
+    ['a slot being migrated', reply('TRYAGAIN Multiple keys request during rehashing of slot')],
+    ['a lost connection', new Error('Connection is closed.')],
+    ['a command timeout', new Error('Command timed out')],
+  ])('makes %s a StoreUnavailableError (the client may resend)', (_case, error) => {
+    // Prepare & Act
+    const mapped = storeError(error);
+
+    // Assess
+    expect(mapped).toBeInstanceOf(StoreUnavailableError);
+    expect((mapped as Error).cause).toBe(error);
+  });
+
+  it.each([
+    ['a script bug', reply('ERR user_script:12: attempt to compare nil with number')],
+    ['a wrong type', reply('WRONGTYPE Operation against a key holding the wrong kind of value')],
+  ])('leaves %s as it is (internal)', (_case, error) => {
+    // Prepare & Act & Assess
+    expect(storeError(error)).toBe(error);
+  });
+});
