@@ -277,7 +277,7 @@ describe('Replica-confirmed acks on a Redis Cluster (WAIT per master)', () => {
    * MOVED comes back as is (answered `internal`, without clientMsgId) and the slot map is not refreshed:
    * every confirmed send to the moved rooms fails until some other command of that container meets a MOVED.
    */
-  it.failing('KNOWN BUG, expected to fail until runConfirmed follows MOVED: a confirmed send follows the redirect when the room’s slot has moved to another master (resharding)', async () => {
+  it('confirmed sends, resumes and joins follow the redirect when the room’s slot has moved to another master (resharding)', async () => {
     // Prepare
     const [from, to] = cluster.masters() as [ClusterNode, ClusterNode];
     const [ann, bob] = await pair(roomOn(from));
@@ -286,8 +286,14 @@ describe('Replica-confirmed acks on a Redis Cluster (WAIT per master)', () => {
     h.api.reset();
     // Act
     const after = await send(ann, 'after the move', 'r2');
+    await cluster.migrateSlot(keySlot(`room:{${ann.classRoomId}}:state`), from);
+    const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    await cluster.migrateSlot(keySlot(`room:{${ann.classRoomId}}:state`), to);
+    const carol = await h.join(h.caller(ann.classRoomId, 'carol'));
     // Assess
     expect(after).toMatchObject({ type: 'ack', clientMsgId: 'r2', seq: 2 });
     expect(h.api.framesTo(bob.connectionId).map((f) => f.data)).toEqual(['after the move']);
+    expect(history).toMatchObject({ type: 'history', lastSeq: 2, done: true });
+    expect(carol.connectionId).toBeTruthy();
   });
 });

@@ -49,13 +49,19 @@ async function cutReplica(): Promise<void> {
 async function joinReplica(): Promise<void> {
   await replicaAdmin.call('REPLICAOF', '127.0.0.1', String(primary.port));
   await replicaLinkUp(true);
-  // After a resync the primary streams to the replica only from its first REPLCONF ACK (sent each
-  // second): until then WAIT counts no replica. Wait for a probe write to be confirmed.
+  await replicaConfirms();
+}
+
+/**
+ * After a (re)sync the primary streams to the replica only from its first REPLCONF ACK (sent each
+ * second): until then WAIT counts no replica. Waits for a probe write to be confirmed.
+ */
+async function replicaConfirms(): Promise<void> {
   for (let i = 0; i < 100; i++) {
     await h.redis.set('probe', String(i));
     if (Number(await h.redis.call('WAIT', 1, 100)) >= 1) return;
   }
-  throw new Error('the rejoined replica never confirmed a write');
+  throw new Error('the replica never confirmed a write');
 }
 
 beforeAll(async () => {
@@ -72,6 +78,7 @@ beforeAll(async () => {
   });
   replicaAdmin = new Redis(replica.url);
   await replicaLinkUp(true);
+  await replicaConfirms();
   publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
 }, 30_000);
 afterAll(async () => {

@@ -3,6 +3,7 @@
  * Depends on a small client interface (evalsha/eval and a pipeline), not on a concrete ioredis instance.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DurabilitySettings, RoomSettings } from './config';
 import {
   ADD_MEMBER,
@@ -31,6 +32,8 @@ export interface ScriptClient {
   evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
   eval(script: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
   pipeline(): ScriptPipeline;
+  /** A cluster client's slot map refresh (ioredis `Cluster`); absent on a standalone client. */
+  refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }
 
 /**
@@ -104,9 +107,22 @@ async function run(client: ScriptClient, s: LoadedScript, keys: string[], args: 
   }
 }
 
+/** Redirects a cluster pipeline is not re-sent on by ioredis (WAIT beside the script succeeded). */
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN)\b/;
+const REDIRECT_ATTEMPTS = 4;
+
+function refreshSlots(client: ScriptClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (!client.refreshSlotsCache) resolve();
+    else client.refreshSlotsCache(() => resolve());
+  });
+}
+
 /**
  * The script and `WAIT replicas timeout` in one pipeline (one round trip): WAIT answers how many
- * replicas have everything this connection wrote, the script's writes included.
+ * replicas have everything this connection wrote, the script's writes included. On a cluster, a script
+ * redirected (MOVED: the slot moved; ASK, TRYAGAIN: it is moving) did not run: ioredis does not re-send a
+ * pipeline whose WAIT succeeded, so the slot map is refreshed and the pipeline sent again, a few times.
  */
 async function runConfirmed(
   client: ScriptClient,
@@ -125,11 +141,18 @@ async function runConfirmed(
     return replies as [[Error | null, unknown], [Error | null, unknown]];
   };
   try {
-    let [[error, value], [waitError, replicas]] = await once(true);
-    if (isNoScript(error)) [[error, value], [waitError, replicas]] = await once(false);
-    if (error) throw error;
-    if (waitError) throw waitError;
-    return { value, replicas: Number(replicas) };
+    for (let attempt = 1; ; attempt++) {
+      let [[error, value], [waitError, replicas]] = await once(true);
+      if (isNoScript(error)) [[error, value], [waitError, replicas]] = await once(false);
+      if (error && REDIRECT.test(error.message) && attempt < REDIRECT_ATTEMPTS) {
+        if (error.message.startsWith('MOVED')) await refreshSlots(client);
+        else await sleep(25 * attempt);
+        continue;
+      }
+      if (error) throw error;
+      if (waitError) throw waitError;
+      return { value, replicas: Number(replicas) };
+    }
   } catch (error) {
     throw storeError(error);
   }
