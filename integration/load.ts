@@ -124,8 +124,7 @@ async function main(): Promise<void> {
     host: '127.0.0.1',
     stage: 'local',
     logger: onGatewayLine,
-    envOverrides: ({ managementEndpoint }) =>
-      localFunctionEnv({ redisUrl: redis.url, jwtSecret: secret, managementEndpoint }),
+    envOverrides: () => localFunctionEnv({ redisUrl: redis.url, jwtSecret: secret }),
   });
   const run = Date.now().toString(36);
   const rooms = Array.from({ length: ROOMS }, (_, i) => `load-${run}-${i}`);

@@ -39,12 +39,11 @@ async function main(): Promise<void> {
     sqsEndpoint: process.env.SQS_ENDPOINT,
     // The demo classroom page at / and its local-only POST /dev/token (built by `predev` into web/dist).
     httpHandler: demoHttpHandler({ distDir: join(root, 'web', 'dist'), secret, stage }),
-    envOverrides: ({ managementEndpoint }) =>
+    envOverrides: () =>
       localFunctionEnv({
         redisUrl: redis.url,
         redisCluster: redis.cluster,
         jwtSecret: secret,
-        managementEndpoint,
         jwksUrl: process.env.JWKS_URL,
         logLevel: process.env.LOG_LEVEL ?? 'WARN',
       }),
@@ -63,7 +62,7 @@ async function main(): Promise<void> {
     [
       '',
       'Classroom Realtime is running locally.',
-      `  Demo classroom  http://${gateway.domainName}/ (open it in two windows: a teacher and a student)`,
+      `  Demo classroom  ${gateway.origin}/ (open it in two windows: a teacher and a student)`,
       `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
       `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
       `  Redis           ${redis.url} (${redis.origin})`,

@@ -1,7 +1,14 @@
 /**
  * The environment the handlers get when they run locally instead of on AWS: a plain Redis URL instead of
- * the ElastiCache endpoint and its auth-token secret, the JWT secret itself instead of its Secrets Manager
- * ARN, and the local management API. Applied over each function's template environment.
+ * the ElastiCache endpoint and its auth-token secret, and the JWT secret itself instead of its Secrets Manager
+ * ARN. Applied over each function's template environment.
+ *
+ * Management endpoint: not set here. The functions reach the gateway's management API as they reach API
+ * Gateway on AWS — the template's MANAGEMENT_ENDPOINT when it has one (the publish function's
+ * `https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}`), else
+ * `https://{domainName}/{stage}` from the request — which the gateway serves locally
+ * (local/aws-endpoints.ts). `managementEndpoint` forces one only where no gateway serves the functions
+ * (scripts/invoke.ts's recorder) or another emulator does.
  *
  * Replica-confirmed acks: the template's MinReplicaAcks defaults to 1 (ElastiCache has replicas), but a local
  * Redis is one redis-server without a replica, where every send would come back `unavailable`. Locally
@@ -66,7 +73,11 @@ export interface LocalFunctionEnv {
    */
   redisCluster?: boolean;
   jwtSecret: string;
-  managementEndpoint: string;
+  /**
+   * MANAGEMENT_ENDPOINT to force on every function. Default: not set (the template's value applies, and the
+   * gateway serves the endpoints AWS code builds); give it only where no gateway serves the functions.
+   */
+  managementEndpoint?: string;
   /** Verify tokens against a JWKS instead of the local secret. */
   jwksUrl?: string;
   /** Powertools log level of the handlers (default SILENT). */
@@ -89,7 +100,7 @@ export function localFunctionEnv(options: LocalFunctionEnv): Record<string, stri
     JWT_SECRET: options.jwtSecret,
     JWT_SECRET_ARN: '',
     JWKS_URL: options.jwksUrl ?? '',
-    MANAGEMENT_ENDPOINT: options.managementEndpoint,
+    ...(options.managementEndpoint === undefined ? {} : { MANAGEMENT_ENDPOINT: options.managementEndpoint }),
     POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'SILENT',
     MIN_REPLICA_ACKS: String(options.minReplicaAcks ?? localMinReplicaAcks().value),

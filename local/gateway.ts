@@ -1,7 +1,9 @@
 /**
  * A local API Gateway WebSocket API for a SAM template: one HTTP server on 127.0.0.1 serving the
  * WebSocket API at `/STAGE` and the `@connections` management API on the same port, running the
- * template's Lambda handlers in-process. See local/README.md for the options and the known differences.
+ * template's Lambda handlers in-process. An HTTPS listener serves the same on the API's AWS host names
+ * (`{apiId}.execute-api.{region}.amazonaws.com`), which the functions reach through local/aws-endpoints.ts.
+ * See local/README.md for the options and the known differences.
  */
 import {
   createServer,
@@ -10,9 +12,11 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type AwsEndpointsConfig, install as installAwsEndpoints, localCertificate } from './aws-endpoints';
 import {
   authorizerEvent,
   awsId,
@@ -35,6 +39,7 @@ import {
   loadTemplate,
   type RouteDef,
   type TemplateModel,
+  type TemplateOptions,
   type WebSocketApiDef,
 } from './template';
 
@@ -45,6 +50,8 @@ export interface GatewayAddress {
   url: string;
   /** `http://127.0.0.1:PORT/STAGE` (the `@connections` endpoint for ApiGatewayManagementApiClient) */
   managementEndpoint: string;
+  /** `{apiId}.execute-api.{region}.amazonaws.com` (or the `domainName` option): `requestContext.domainName`. */
+  domainName: string;
 }
 
 export interface GatewayOptions {
@@ -59,6 +66,13 @@ export interface GatewayOptions {
   apiLogicalId?: string;
   /** `requestContext.apiId` (default: random, 10 characters). */
   apiId?: string;
+  /**
+   * `requestContext.domainName` (default `{apiId}.execute-api.{region}.amazonaws.com`), e.g. a custom domain
+   * name. Functions reach the management API at `https://{domainName}/{stage}` and at the execute-api host.
+   */
+  domainName?: string;
+  /** Port of the HTTPS listener serving the API's AWS host names to the functions (default: any free one). */
+  httpsPort?: number;
   parameterOverrides?: Record<string, string>;
   /** Variables for every function (win over the template); may be computed from the address. */
   envOverrides?: Record<string, string> | ((address: GatewayAddress) => Record<string, string>);
@@ -137,10 +151,21 @@ export class Gateway {
   readonly apiId: string;
   /** `ws://127.0.0.1:PORT/STAGE` */
   readonly url: string;
-  /** `http://127.0.0.1:PORT/STAGE`: the endpoint to give ApiGatewayManagementApiClient. */
+  /** `http://127.0.0.1:PORT/STAGE`: the endpoint to give ApiGatewayManagementApiClient out of the functions. */
   readonly managementEndpoint: string;
-  /** `127.0.0.1:PORT`: `requestContext.domainName`. */
+  /** `http://127.0.0.1:PORT`: other HTTP requests (`httpHandler`, e.g. a demo page). */
+  readonly origin: string;
+  /** `{apiId}.execute-api.{region}.amazonaws.com` (or the `domainName` option): `requestContext.domainName`. */
   readonly domainName: string;
+  /**
+   * `https://{domainName}/{stage}`: the management endpoint as code on AWS builds it, reachable from the
+   * functions (local/aws-endpoints.ts maps it to the HTTPS listener), not from other processes.
+   */
+  readonly awsManagementEndpoint: string;
+  /** Port of the local HTTPS listener behind the API's AWS host names. */
+  readonly httpsPort: number;
+  /** What local/aws-endpoints.ts `install()` gets in a function's context (its preload config). */
+  readonly awsEndpoints: AwsEndpointsConfig;
   readonly template: TemplateModel;
   readonly api: WebSocketApiDef;
   readonly runtime: FunctionRuntime;
@@ -153,28 +178,42 @@ export class Gateway {
   private readonly queueUrlsById: Record<string, string> = {};
   private watcher?: { close(): Promise<void> };
   private closing?: Promise<void>;
+  private uninstallAwsEndpoints?: () => void;
 
   private constructor(
     private readonly server: Server,
+    private readonly httpsServer: HttpsServer,
     private readonly options: GatewayOptions,
-    address: { host: string; port: number; apiId: string },
+    address: { host: string; port: number; httpsPort: number; apiId: string; domainName: string; ca: string },
     template: TemplateModel,
     log: (line: string) => void,
   ) {
     this.host = address.host;
     this.port = address.port;
+    this.httpsPort = address.httpsPort;
     this.apiId = address.apiId;
     this.template = template;
     this.api = template.webSocketApi as WebSocketApiDef;
     this.stage = options.stage ?? this.api.stageName ?? 'local';
-    this.domainName = hostPort(this.host, this.port);
-    this.url = `ws://${this.domainName}/${this.stage}`;
-    this.managementEndpoint = `http://${this.domainName}/${this.stage}`;
+    this.domainName = address.domainName;
+    this.origin = `http://${hostPort(this.host, this.port)}`;
+    this.url = `ws://${hostPort(this.host, this.port)}/${this.stage}`;
+    this.managementEndpoint = `${this.origin}/${this.stage}`;
+    this.awsManagementEndpoint = `https://${this.domainName}/${this.stage}`;
+    this.awsEndpoints = {
+      hosts: [...new Set([this.domainName, executeApiHost(this.apiId, template.region)])],
+      address: this.host,
+      port: this.httpsPort,
+      ca: address.ca,
+      apiId: this.apiId,
+      region: template.region,
+    };
     this.log = log;
     const gatewayAddress: GatewayAddress = {
       port: this.port,
       url: this.url,
       managementEndpoint: this.managementEndpoint,
+      domainName: this.domainName,
     };
     const envOverrides =
       typeof options.envOverrides === 'function'
@@ -212,34 +251,49 @@ export class Gateway {
     if (!LOOPBACK.has(host))
       throw new Error(`gateway: host must be a loopback address (127.0.0.1, ::1, localhost), not ${host}`);
     const log = options.logger ?? ((line: string) => console.log(`[gateway] ${line}`));
+    const apiId = options.apiId ?? randomApiId();
+    const region = options.region ?? 'us-east-1';
+    const domainName = (options.domainName ?? executeApiHost(apiId, region)).toLowerCase();
+    const certificate = await localCertificate([domainName, executeApiHost(apiId, region)]);
     const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 3001, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const httpsServer = createHttpsServer({ key: certificate.key, cert: certificate.cert });
+    const closeServers = () =>
+      Promise.all([server, httpsServer].map((s) => new Promise((resolve) => s.close(resolve))));
+    try {
+      await listen(server, options.port ?? 3001, host);
+      await listen(httpsServer, options.httpsPort ?? 0, host);
+    } catch (error) {
+      await closeServers();
+      throw error;
+    }
     const { port } = server.address() as AddressInfo;
+    const { port: httpsPort } = httpsServer.address() as AddressInfo;
     let gateway: Gateway;
     try {
-      const apiId = options.apiId ?? randomApiId();
-      const template = loadTemplate(options.templatePath, {
+      const template = loadServedTemplate(options, {
         parameterOverrides: options.parameterOverrides,
-        region: options.region,
+        region,
         accountId: options.accountId,
         stackName: options.stackName,
         apiLogicalId: options.apiLogicalId,
         apiId,
-        apiEndpoint: `ws://${hostPort(host, port)}`,
+        // `!GetAtt Api.ApiEndpoint` as on AWS: the functions reach it through the HTTPS listener.
+        apiEndpoint: `wss://${executeApiHost(apiId, region)}`,
       });
-      if (!template.webSocketApi)
-        throw new Error(
-          `gateway: ${template.path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET`,
+      gateway = new Gateway(
+        server,
+        httpsServer,
+        options,
+        { host, port, httpsPort, apiId, domainName, ca: certificate.cert },
+        template.model,
+        log,
+      );
+      if (template.stageParameter)
+        log(
+          `stage ${gateway.stage}: template parameter ${template.stageParameter} set to it (the API's StageName)`,
         );
-      gateway = new Gateway(server, options, { host, port, apiId }, template, log);
     } catch (error) {
-      await new Promise((resolve) => server.close(resolve));
+      await closeServers();
       throw error;
     }
     try {
@@ -283,8 +337,13 @@ export class Gateway {
     for (const warning of this.template.warnings) this.log(`template: ${warning}`);
     this.runtime.applyEnvironment();
     this.logUnresolvedEnvironment();
-    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.server.on('request', (req, res) => this.onRequest(req, res));
+    // The functions run in this process: the API's AWS host names are served here for them. (In a worker
+    // runtime, the same install() is the workers' preload.)
+    this.uninstallAwsEndpoints = installAwsEndpoints(this.awsEndpoints);
+    for (const server of [this.server, this.httpsServer]) {
+      server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+      server.on('request', (req, res) => this.onRequest(req, res));
+    }
     if (this.options.preload) {
       for (const [id, def] of this.template.functions) if (!def.problem) this.runtime.preload(id);
     }
@@ -297,7 +356,10 @@ export class Gateway {
       )
       .join(', ');
     this.log(`${this.api.logicalId} (${this.api.routeSelectionExpression}) at ${this.url}: ${routes}`);
-    this.log(`management API at ${this.managementEndpoint}/@connections/{connectionId}`);
+    this.log(
+      `management API at ${this.managementEndpoint}/@connections/{connectionId}; functions reach it at ` +
+        `${this.awsManagementEndpoint} too (HTTPS on port ${this.httpsPort})`,
+    );
   }
 
   private logUnresolvedEnvironment(): void {
@@ -628,8 +690,11 @@ export class Gateway {
     await Promise.race([Promise.all(open.filter((c) => c.ws).map((c) => c.closed)), delay(3000)]);
     await this.runtime.drain();
     this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+    for (const server of [this.server, this.httpsServer]) server.closeAllConnections();
+    await Promise.all(
+      [this.server, this.httpsServer].map((server) => new Promise((resolve) => server.close(resolve))),
+    );
+    this.uninstallAwsEndpoints?.();
     this.runtime.restoreEnvironment();
   }
 
@@ -747,6 +812,49 @@ function rejectHandshake(socket: Duplex, status: number, message: string): void 
 
 function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The API's default host name on AWS. */
+function executeApiHost(apiId: string, region: string): string {
+  return `${apiId}.execute-api.${region}.amazonaws.com`;
+}
+
+function listen(server: Server | HttpsServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The template with its WebSocket API. When the `stage` option differs from the API's StageName and that
+ * name comes from a template parameter (`StageName: !Ref StageName`) the caller does not set, that
+ * parameter takes the stage too, as a deployment with that stage would have it: values built from it
+ * (`https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${StageName}`) then name the served stage.
+ */
+function loadServedTemplate(
+  options: GatewayOptions,
+  templateOptions: TemplateOptions,
+): { model: TemplateModel; stageParameter?: string } {
+  const model = loadTemplate(options.templatePath, templateOptions);
+  if (!model.webSocketApi)
+    throw new Error(`gateway: ${model.path} has no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET`);
+  const stage = options.stage;
+  const served = model.webSocketApi.stageName;
+  if (stage === undefined || served === undefined || served === stage) return { model };
+  const overridden = templateOptions.parameterOverrides ?? {};
+  const candidates = Object.entries(model.parameters)
+    .filter(([name, value]) => value === served && !(name in overridden))
+    .map(([name]) => name);
+  for (const name of candidates) {
+    const parameterOverrides = { ...overridden, [name]: stage };
+    const again = loadTemplate(options.templatePath, { ...templateOptions, parameterOverrides });
+    if (again.webSocketApi?.stageName === stage) return { model: again, stageParameter: name };
+  }
+  return { model };
 }
 
 function normalizeIp(address: string | undefined): string {

@@ -362,12 +362,11 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
         if (live) console.log(`[gateway] ${line}`);
       },
       // As local/dev.ts sets them.
-      envOverrides: ({ managementEndpoint }) =>
+      envOverrides: () =>
         localFunctionEnv({
           redisUrl: infrastructure.redisUrl,
           redisCluster: infrastructure.redisCluster,
           jwtSecret: secret,
-          managementEndpoint,
           logLevel: process.env.TEST_LOG_LEVEL,
         }),
     });

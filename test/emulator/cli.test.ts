@@ -89,7 +89,8 @@ describe('CLI: local/cli.ts', () => {
         client.send({ action: 'info' });
         const info = JSON.parse(await client.next());
         expect(info.env).toMatchObject({
-          GREETING: 'hey, fixture',
+          // --stage dev names the template's StageName parameter too, as a deployment of stage dev would.
+          GREETING: 'hey, dev',
           EXTRA: `port=${ready[2]}`,
           CACHE_HOST: 'cache.local',
         });

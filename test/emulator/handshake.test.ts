@@ -129,7 +129,9 @@ describe('Gateway: handshake', () => {
       level: '3',
       admin: 'true',
     });
-    expect(event.requestContext.domainName).toBe(`127.0.0.1:${gateway.port}`);
+    expect(event.requestContext.domainName).toBe(
+      `${gateway.apiId}.execute-api.${gateway.template.region}.amazonaws.com`,
+    );
     expect(event.requestContext.identity).toEqual({ sourceIp: '127.0.0.1' });
     client.ws.close();
   });

@@ -47,12 +47,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger: options.logger ?? (() => {}),
       idleTimeoutMs: options.idleTimeoutMs,
       httpHandler: options.httpHandler?.(secret, stage),
-      envOverrides: ({ managementEndpoint }) =>
+      envOverrides: () =>
         localFunctionEnv({
           redisUrl: redis.url,
           redisCluster: redis.cluster,
           jwtSecret: secret,
-          managementEndpoint,
           logLevel: process.env.TEST_LOG_LEVEL,
         }),
     });
