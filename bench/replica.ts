@@ -63,7 +63,7 @@ const ROOT = join(__dirname, '..');
 const TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
 
 /** One copy of the layer and the two handlers, with the environment it was loaded and first used with. */
-interface Instance {
+export interface Instance {
   label: 'unconfirmed' | 'confirmed';
   shared: Shared;
   send: Route;
@@ -75,7 +75,7 @@ interface Instance {
  * `env` in place until their settings and Redis client are created; the modules loaded before keep
  * their own instances (the require cache is restored).
  */
-async function loadInstance(label: Instance['label'], env: Record<string, string>): Promise<Instance> {
+export async function loadInstance(label: Instance['label'], env: Record<string, string>): Promise<Instance> {
   const project = (path: string) =>
     (path.startsWith(join(ROOT, 'layers')) || path.startsWith(join(ROOT, 'functions'))) &&
     !path.includes('node_modules');

@@ -9,17 +9,21 @@
  *   6    in this process, against a primary with one replica: ack latency with and without
  *        replica-confirmed acks (MIN_REPLICA_ACKS 0 vs 1, two handler instances, same run), round trips
  *        per confirmed send, and memory per resume of rooms at their limits (bench/replica.ts)
+ *   7    in this process, against a local Redis Cluster (3 masters + 1 replica each): round trips per
+ *        sendMessage with the cluster client, MIN_REPLICA_ACKS 0 and 1 (bench/cluster.ts)
  *
  * `--check` (CI): exit 1 when a required figure is missing or not a number, or when a target is missed
  * (fan-out to 100 within 2 x one 20 ms round trip; lookup within 1.2x from 1k to 100k connections;
  * a confirmed sendMessage in 1 Redis round trip, its ack p50 within 3x the unconfirmed one's (generous:
  * the replica process waiting for a CPU on a busy machine shows in it); a resume of a room at its limits
- * with no Redis reply above one page and at most 16 pages of memory growth).
+ * with no Redis reply above one page and at most 16 pages of memory growth; a sendMessage on a Redis
+ * Cluster in 1 round trip, MIN_REPLICA_ACKS 0 and 1, its script on the room's master).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRedisServer } from '../test/support/redis-server';
+import { runClusterBenches } from './cluster';
 import { runColdStart } from './coldstart';
 import { runEndToEnd } from './e2e';
 import { runHandlerBenches } from './handlers';
@@ -59,6 +63,8 @@ const REQUIRED = [
   'resume_large_heap_growth_bytes',
   'resume_many_max_reply_bytes',
   'resume_many_heap_growth_bytes',
+  'roundtrips_per_send_cluster',
+  'roundtrips_per_send_cluster_confirmed',
 ];
 const TARGETS = [
   'fanout_target_pass_100',
@@ -67,6 +73,7 @@ const TARGETS = [
   'ack_ratio_pass',
   'resume_large_bounded_pass',
   'resume_many_bounded_pass',
+  'cluster_roundtrips_pass',
 ];
 
 /** What is wrong with the figures: required ones missing or not finite, targets missed. */
@@ -82,7 +89,7 @@ function problems(figures: Figures): string[] {
   }
   return found;
 }
-const PARTS = ['handlers', 'coldstart', 'e2e', 'replica'];
+const PARTS = ['handlers', 'coldstart', 'e2e', 'replica', 'cluster'];
 const only = new Set((values.only ?? PARTS.join(',')).split(','));
 
 async function main(): Promise<void> {
@@ -111,6 +118,10 @@ async function main(): Promise<void> {
         '\n[6] replica-confirmed acks and resume memory (a primary with one replica, in this process)',
       );
       await runReplicaBenches({ figures, quick });
+    }
+    if (only.has('cluster')) {
+      console.log('\n[7] sendMessage on a Redis Cluster (3 masters + 1 replica each, in this process)');
+      await runClusterBenches({ figures, quick });
     }
   } finally {
     await redis.stop();

@@ -2,7 +2,7 @@
  * A room's counter and log read straight from Redis, for the drills' own checks: the HASH
  * `room:{R}:state` (epoch, seq, bytes of the log) and the ZSET `room:{R}:log`.
  */
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 
 export interface RoomState {
   /** undefined when the room has no state. */
@@ -17,7 +17,8 @@ export interface RoomState {
   storedBytes: number;
 }
 
-export async function roomState(redis: Redis, room: string): Promise<RoomState> {
+/** `redis`: the room's Redis, or a cluster client (the room's keys share one slot). */
+export async function roomState(redis: Redis | Cluster, room: string): Promise<RoomState> {
   const prefix = `room:{${room}}:`;
   const out: RoomState = { seq: 0, stored: [], storedBytes: 0 };
   const [epoch, seq, bytes] = await redis.hmget(`${prefix}state`, 'epoch', 'seq', 'bytes');

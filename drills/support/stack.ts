@@ -1,7 +1,8 @@
 /**
  * The local stack a drill runs against: the gateway emulator in this process serving the real
  * template.yaml with the real handlers, on a free loopback port, with the environment local/dev.ts sets
- * (plus the drill's overrides), and Redis at the URL the drill gives (a redis-server, or the TCP proxy).
+ * (plus the drill's overrides), and Redis at the URL the drill gives (a redis-server, the TCP proxy, or a
+ * node of a local Redis Cluster with `redisCluster`).
  */
 import { join } from 'node:path';
 import { localFunctionEnv } from '../../local/function-env';
@@ -19,6 +20,8 @@ const PROCESS_SECRET = generateSecret();
 
 export interface DrillStackOptions {
   redisUrl: string;
+  /** `redisUrl` is a Redis Cluster node (seed): the functions get REDIS_CLUSTER=true. Default false. */
+  redisCluster?: boolean;
   /** More variables for every function (win over the dev.ts set), e.g. a short ROOM_TTL_SECONDS. */
   env?: Record<string, string>;
   faults?: GatewayOptions['faults'];
@@ -80,6 +83,7 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
     envOverrides: ({ managementEndpoint }) => ({
       ...localFunctionEnv({
         redisUrl: options.redisUrl,
+        redisCluster: options.redisCluster ?? false,
         jwtSecret: secret,
         managementEndpoint,
         logLevel: process.env.DRILL_LOG_LEVEL,

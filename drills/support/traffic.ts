@@ -19,6 +19,8 @@ import { DrillMember, type Identity, type MemberOptions, type UrlFor } from './m
 export interface TrafficOptions {
   rooms: string[];
   membersPerRoom: number;
+  /** Members of one room, when rooms differ in size (default: `membersPerRoom` for every room). */
+  roomSize?: (room: string) => number;
   urlFor: UrlFor;
   /** Mean time between two messages of one member (uniform jitter ±50 %). */
   intervalMs: number;
@@ -94,7 +96,14 @@ export class Traffic {
   /** Every acknowledged message, in ack order, with its epoch. */
   readonly acks: AckRecord[] = [];
   /** Failed attempts: when, by whom, why (for the recovery time). */
-  readonly failureLog: { at: number; userId: string; reason: string; latencyMs: number }[] = [];
+  readonly failureLog: {
+    at: number;
+    userId: string;
+    reason: string;
+    latencyMs: number;
+    /** The message whose attempt failed (absent for a failed reconnect). */
+    clientMsgId?: string;
+  }[] = [];
   /** When each member got each ack, and when that attempt started (for the recovery time). */
   readonly ackLog: { at: number; userId: string; attemptStartedAt: number }[] = [];
   sent = 0;
@@ -290,7 +299,8 @@ export class Traffic {
     const prefix = this.options.userPrefix ?? 'u';
     const sendersPerRoom = this.options.sendersPerRoom ?? membersPerRoom;
     rooms.forEach((room, r) => {
-      for (let i = 0; i < membersPerRoom; i++) {
+      const size = this.options.roomSize?.(room) ?? membersPerRoom;
+      for (let i = 0; i < size; i++) {
         const identity: Identity = {
           userId: `${prefix}${r}x${i}`,
           name: `Member ${r}.${i}`,
@@ -374,7 +384,13 @@ export class Traffic {
         this.ackLog.push({ at: now, userId, attemptStartedAt });
         return;
       }
-      this.failureLog.push({ at: Date.now(), userId, reason: outcome.reason, latencyMs: outcome.latencyMs });
+      this.failureLog.push({
+        at: Date.now(),
+        userId,
+        reason: outcome.reason,
+        latencyMs: outcome.latencyMs,
+        clientMsgId,
+      });
       if (['bad_request', 'unknown_action', 'too_large'].includes(outcome.reason)) {
         this.gaveUp++;
         return;

@@ -1,0 +1,37 @@
+/**
+ * Resharding under traffic with MIN_REPLICA_ACKS=1 (short form): the store pipelines each send (and each
+ * resume page, each join) with WAIT, a pipeline whose redirects ioredis does not follow: the store does
+ * (fb5f361: a MOVED refreshes the slot map and the pipeline goes again; ASK and TRYAGAIN are retried a few
+ * times). Each slot stays half-moved for 300 ms (keys on both masters: ASK, TRYAGAIN).
+ *
+ * KNOWN BUG (issue 14, layers/shared/src/room-store.ts runConfirmed; `.failing` until fixed, then make it a
+ * plain `it`): the redirect retries end after 4 attempts (about 150 ms of ASK/TRYAGAIN), and the last
+ * redirect is thrown as is: MOVED and ASK are not transient replies, so the send is answered `internal`
+ * (not `unavailable`, which the client would resend). Measured: 2-3 `internal` per run with a 150 ms hold.
+ */
+import { CLUSTER_RESHARD_SHORT, runClusterReshardDrill } from './cluster-reshard';
+
+describe('drill: Redis Cluster resharding under traffic, MIN_REPLICA_ACKS=1', () => {
+  it.failing('KNOWN BUG, expected to fail until a confirmed script’s last redirect is unavailable: every redirect followed, 0 lost, 0 duplicated', async () => {
+    const result = await runClusterReshardDrill({ ...CLUSTER_RESHARD_SHORT, minReplicaAcks: 1, holdMs: 300 });
+    const f = result.integrity;
+    expect(result.internal).toBe(0);
+    expect(f.examples).toEqual([]);
+    expect(f.members).toBeGreaterThanOrEqual(20);
+    expect(f.acknowledged).toBeGreaterThan(100);
+    expect(result.slotsMoved).toBe(CLUSTER_RESHARD_SHORT.rounds * CLUSTER_RESHARD_SHORT.moves);
+    expect(result.slotsMisplaced).toBe(0);
+    expect(result.nodeRedirects.MOVED + result.nodeRedirects.ASK).toBeGreaterThan(0);
+    expect(result.nodeRedirects.CROSSSLOT).toBe(0);
+    expect(result.unavailableThenAcked).toBe(result.unavailableMessages);
+    expect(result.gaveUp).toBe(0);
+    expect(f.lost).toBe(0);
+    expect(f.duplicated).toBe(0);
+    expect(f.seqConflicts).toBe(0);
+    expect(f.cursorsBehind).toBe(0);
+    expect(f.historyMismatch).toBe(0);
+    expect(f.storeGaps).toBe(0);
+    expect(f.unreadRooms).toBe(0);
+    expect(result.seqCountersBehind).toBe(0);
+  }, 40_000);
+});
