@@ -92,6 +92,9 @@ class GatewayProcess {
         join(ROOT, 'template.yaml'),
         '--port',
         String(port),
+        // The URL below is /local; the template's own stage (StageName) would be prod.
+        '--stage',
+        'local',
         '--preload',
         // As local/dev.ts sets them; the gateway fills in its own management endpoint.
         ...Object.entries(

@@ -30,6 +30,11 @@ const QUEUE_ATTRIBUTES = [
   'ReceiveMessageWaitTimeSeconds',
   'FifoQueue',
   'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'SqsManagedSseEnabled',
 ];
 
 export function createSqsClient(settings: SqsClientSettings): SQSClient {
@@ -96,6 +101,10 @@ export class LocalQueues {
           (await this.arn(await this.url(dlq.logicalId))) ?? policy.deadLetterTargetArn;
       attributes.RedrivePolicy = JSON.stringify(policy);
     }
+    const redriveAllow = def?.properties.RedriveAllowPolicy;
+    if (redriveAllow !== undefined)
+      attributes.RedriveAllowPolicy =
+        typeof redriveAllow === 'string' ? redriveAllow : JSON.stringify(redriveAllow);
     try {
       const out = await this.client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
       return out.QueueUrl as string;

@@ -21,6 +21,17 @@ export interface TemplateOptions {
   apiId?: string;
   /** `!GetAtt Api.ApiEndpoint` of the served API (e.g. `ws://127.0.0.1:3001`). */
   apiEndpoint?: string;
+  /**
+   * Resources created on a local AWS endpoint (local/resources.ts), by logical id: their `!Ref` and
+   * `!GetAtt` resolve to these values instead of the AWS-shaped guesses.
+   */
+  provided?: Record<string, ProvidedValues>;
+}
+
+/** What `!Ref` and `!GetAtt` of a resource created locally give. */
+export interface ProvidedValues {
+  ref: string;
+  attributes: Record<string, string>;
 }
 
 export interface FunctionDef {
@@ -37,6 +48,8 @@ export interface FunctionDef {
   environment: Record<string, string>;
   /** Names of the variables that were unresolvable (set to ''). */
   unresolvedEnvironment: string[];
+  /** Variable name → logical ids of the template's resources its value refers to (`!Ref`, `!GetAtt`, `${…}`). */
+  environmentRefs: Record<string, string[]>;
   timeoutSeconds: number;
   memoryMb: number;
   /** Why the function cannot run locally, when it cannot. */
@@ -72,6 +85,8 @@ export interface WebSocketApiDef {
   apiId: string;
   routeSelectionExpression: string;
   stageName?: string;
+  /** The `AWS::ApiGatewayV2::Stage` the stage name comes from. */
+  stageLogicalId?: string;
   stageVariables: Record<string, string>;
   routes: Map<string, RouteDef>;
 }
@@ -82,6 +97,24 @@ export interface QueueDef {
   arn: string;
   url: string;
   /** Resolved `AWS::SQS::Queue` properties (VisibilityTimeout, RedrivePolicy, FifoQueue…). */
+  properties: Record<string, unknown>;
+}
+
+/** An `AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable`. */
+export interface TableDef {
+  logicalId: string;
+  type: string;
+  /** `TableName`, else `{stackName}-{logicalId}`. */
+  name: string;
+  /** Resolved properties. */
+  properties: Record<string, unknown>;
+}
+
+/** An `AWS::SecretsManager::Secret`. */
+export interface SecretDef {
+  logicalId: string;
+  /** `Name`, else `{stackName}-{logicalId}`. */
+  name: string;
   properties: Record<string, unknown>;
 }
 
@@ -111,6 +144,10 @@ export interface TemplateModel {
   /** The served WebSocket API (`apiLogicalId`, or the only/first one). */
   webSocketApi?: WebSocketApiDef;
   queues: Map<string, QueueDef>;
+  tables: Map<string, TableDef>;
+  secrets: Map<string, SecretDef>;
+  /** Type of every resource of this configuration (its Condition true), by logical id. */
+  resourceTypes: Map<string, string>;
   sqsSources: SqsSourceDef[];
   /** Absolute `ContentUri` directories of the template's layers (watched for reloads). */
   layerDirs: string[];
@@ -137,6 +174,7 @@ const STRUCTURAL_TYPES = new Set([
   'AWS::ApiGatewayV2::Model',
 ]);
 const FUNCTION_TYPES = new Set(['AWS::Serverless::Function', 'AWS::Lambda::Function']);
+const TABLE_TYPES = new Set(['AWS::DynamoDB::Table', 'AWS::Serverless::SimpleTable']);
 
 function isObject(value: unknown): value is Json {
   return (
@@ -172,6 +210,138 @@ function fakeApiId(logicalId: string): string {
 /** The function name inside a Lambda ARN or an `…/functions/{arn}/invocations` URI. */
 export function functionNameFromArn(arn: string): string | undefined {
   return /:function:([^:/]+)/.exec(arn)?.[1];
+}
+
+/** A template CloudFormation would refuse: every reason, one line each (`template.yaml: … (CloudFormation refuses this)`). */
+export class TemplateRefusedError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reasons: string[],
+  ) {
+    super(reasons.map((reason) => `${file}: ${reason} (CloudFormation refuses this)`).join('\n'));
+    this.name = 'TemplateRefusedError';
+  }
+}
+
+/** `!Ref`/`!GetAtt` of a logical id that is not a resource of this configuration. */
+class MissingResource extends Unresolved {
+  constructor(
+    reason: string,
+    readonly logicalId: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** A name an intrinsic function refers to, and how (`!Ref X`, `!GetAtt X.Arn`, `${X}`). */
+export interface Reference {
+  name: string;
+  how: string;
+}
+
+/** Every `Ref`, `Fn::GetAtt` and `Fn::Sub` variable in `value` (unresolved), the Sub's own variables excluded. */
+export function references(value: unknown, out: Reference[] = []): Reference[] {
+  if (Array.isArray(value)) {
+    for (const item of value) references(item, out);
+    return out;
+  }
+  if (!isObject(value)) return out;
+  const keys = Object.keys(value);
+  const [key] = keys;
+  if (keys.length === 1 && key !== undefined) {
+    const arg = value[key];
+    if (key === 'Ref' && typeof arg === 'string') {
+      out.push({ name: arg, how: `!Ref ${arg}` });
+      return out;
+    }
+    if (key === 'Fn::GetAtt') {
+      const parts = typeof arg === 'string' ? arg.split('.') : Array.isArray(arg) ? arg : [];
+      if (typeof parts[0] === 'string')
+        out.push({
+          name: parts[0],
+          how: `!GetAtt ${parts.map((p) => (typeof p === 'string' ? p : '…')).join('.')}`,
+        });
+      if (Array.isArray(arg)) references(arg.slice(1), out);
+      return out;
+    }
+    if (key === 'Fn::Sub') {
+      const [text, variables] = Array.isArray(arg) ? arg : [arg, undefined];
+      const own = new Set(isObject(variables) ? Object.keys(variables) : []);
+      if (typeof text === 'string') {
+        for (const match of text.matchAll(/\$\{([^}]*)\}/g)) {
+          const inner = (match[1] as string).trim();
+          if (inner.startsWith('!') || own.has(inner)) continue;
+          const name =
+            inner.includes('.') && !inner.startsWith('AWS::') ? inner.slice(0, inner.indexOf('.')) : inner;
+          out.push({ name, how: `\${${inner}}` });
+        }
+      } else references(text, out);
+      if (isObject(variables)) references(Object.values(variables), out);
+      return out;
+    }
+  }
+  for (const item of Object.values(value)) references(item, out);
+  return out;
+}
+
+const PSEUDO_PARAMETERS = new Set([
+  'AWS::Region',
+  'AWS::AccountId',
+  'AWS::StackName',
+  'AWS::StackId',
+  'AWS::Partition',
+  'AWS::URLSuffix',
+  'AWS::NotificationARNs',
+  'AWS::NoValue',
+]);
+
+/**
+ * `Ref`/`GetAtt`/`Sub` names and `DependsOn` entries that are neither parameters nor resources of the template
+ * (CloudFormation: "Unresolved resource dependencies"). Names the SAM transform creates (`{Function}Role`,
+ * `{Function}Alias{Name}`, `ServerlessRestApi`…) and `!Ref Function.Alias` are accepted.
+ */
+function undefinedReferences(
+  doc: Json,
+  parameterNames: Set<string>,
+  resources: Record<string, Resource>,
+): string[] {
+  const transform = JSON.stringify(doc.Transform ?? '');
+  if (transform.includes('AWS::LanguageExtensions')) return []; // Fn::ForEach makes names the walk cannot know
+  const resourceIds = Object.keys(resources);
+  const samIds = resourceIds.filter((id) =>
+    String(resources[id]?.Type ?? '').startsWith('AWS::Serverless::'),
+  );
+  const known = (name: string) =>
+    PSEUDO_PARAMETERS.has(name) ||
+    parameterNames.has(name) ||
+    name in resources ||
+    name.startsWith('Serverless') ||
+    samIds.some((id) => name.startsWith(id)) ||
+    (name.includes('.') && name.slice(0, name.indexOf('.')) in resources);
+  const reasons: string[] = [];
+  const check = (where: string, value: unknown) => {
+    const missing = new Map<string, string>();
+    for (const ref of references(value))
+      if (!known(ref.name) && !missing.has(ref.name)) missing.set(ref.name, ref.how);
+    for (const [name, how] of missing)
+      reasons.push(
+        `${where} refers to ${name} (${how}), which is neither a parameter nor a resource of the template`,
+      );
+  };
+  for (const [id, resource] of Object.entries(resources)) {
+    if (!isObject(resource)) continue;
+    check(`resource ${id}`, resource.Properties);
+    const dependsOn = (resource as unknown as Json).DependsOn;
+    for (const name of Array.isArray(dependsOn) ? dependsOn : dependsOn === undefined ? [] : [dependsOn]) {
+      if (typeof name === 'string' && !(name in resources))
+        reasons.push(`resource ${id} DependsOn ${name}, which is not a resource of the template`);
+    }
+  }
+  if (isObject(doc.Globals)) check('Globals', doc.Globals);
+  if (isObject(doc.Outputs)) {
+    for (const [name, output] of Object.entries(doc.Outputs)) check(`output ${name}`, output);
+  }
+  return reasons;
 }
 
 export function loadTemplate(templatePath: string, options: TemplateOptions = {}): TemplateModel {
@@ -229,6 +399,8 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
   const apiIds = new Map<string, string>();
   const functionNames = new Map<string, string>();
   const queueNames = new Map<string, string>();
+  const tableNames = new Map<string, string>();
+  const provided = options.provided ?? {};
   let selectedApi: string | undefined;
 
   const scope: IntrinsicScope = {
@@ -249,9 +421,15 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     refResource(logicalId) {
       const resource = resources.get(logicalId);
       if (!resource)
-        return new Unresolved(`!Ref ${logicalId}: no such parameter or resource in this configuration`);
+        return new MissingResource(
+          `!Ref ${logicalId}: no such parameter or resource in this configuration`,
+          logicalId,
+        );
+      const given = provided[logicalId];
+      if (given) return given.ref;
       if (FUNCTION_TYPES.has(resource.Type)) return functionNames.get(logicalId);
       if (resource.Type === 'AWS::SQS::Queue') return queueUrl(queueNames.get(logicalId) as string);
+      if (TABLE_TYPES.has(resource.Type)) return tableNames.get(logicalId);
       if (resource.Type === 'AWS::ApiGatewayV2::Api') return apiIds.get(logicalId);
       if (resource.Type === 'AWS::ApiGatewayV2::Stage') return resolve(resource.Properties.StageName, scope);
       if (STRUCTURAL_TYPES.has(resource.Type)) return logicalId;
@@ -267,7 +445,14 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     getAtt(logicalId, attribute) {
       const resource = resources.get(logicalId);
       if (!resource)
-        return new Unresolved(`!GetAtt ${logicalId}.${attribute}: no such resource in this configuration`);
+        return new MissingResource(
+          `!GetAtt ${logicalId}.${attribute}: no such resource in this configuration`,
+          logicalId,
+        );
+      const given = provided[logicalId]?.attributes[attribute];
+      if (given !== undefined) return given;
+      if (TABLE_TYPES.has(resource.Type) && attribute === 'Arn')
+        return `arn:aws:dynamodb:${region}:${accountId}:table/${tableNames.get(logicalId)}`;
       if (FUNCTION_TYPES.has(resource.Type) && attribute === 'Arn')
         return functionArn(functionNames.get(logicalId) as string);
       if (resource.Type === 'AWS::SQS::Queue') {
@@ -330,6 +515,15 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
       );
     }
   }
+  for (const [logicalId, resource] of resources) {
+    if (TABLE_TYPES.has(resource.Type)) {
+      const name =
+        resource.Properties.TableName === undefined
+          ? undefined
+          : resolveIn(logicalId, resource.Properties.TableName);
+      tableNames.set(logicalId, typeof name === 'string' && name ? name : `${stackName}-${logicalId}`);
+    }
+  }
   const webSocketApiIds = [...resources]
     .filter(
       ([id, r]) =>
@@ -351,6 +545,13 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     );
   }
   if (selectedApi && options.apiId) apiIds.set(selectedApi, options.apiId);
+
+  // What CloudFormation (or API Gateway, while creating the stack) would refuse.
+  const refusals = [
+    ...undefinedReferences(doc, new Set(Object.keys(parameterDecls)), allResources),
+    ...validateWebSocketApis(resources, allResources, webSocketApiIds, apiIds, resolveIn),
+  ];
+  if (refusals.length > 0) throw new TemplateRefusedError(basename(path), refusals);
 
   const functions = new Map<string, FunctionDef>();
   const functionByName = new Map<string, string>();
@@ -386,6 +587,31 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
       properties: resolveIn(logicalId, resource.Properties) as Json,
     });
     queueByArn.set(queueArn(name), logicalId);
+  }
+
+  const tables = new Map<string, TableDef>();
+  const secrets = new Map<string, SecretDef>();
+  const resourceTypes = new Map<string, string>();
+  for (const [logicalId, resource] of resources) {
+    resourceTypes.set(logicalId, resource.Type);
+    if (TABLE_TYPES.has(resource.Type)) {
+      tables.set(logicalId, {
+        logicalId,
+        type: resource.Type,
+        name: tableNames.get(logicalId) as string,
+        properties: resolveIn(logicalId, resource.Properties) as Json,
+      });
+    } else if (resource.Type === 'AWS::SecretsManager::Secret') {
+      const properties = resolveIn(logicalId, resource.Properties) as Json;
+      secrets.set(logicalId, {
+        logicalId,
+        name:
+          typeof properties.Name === 'string' && properties.Name
+            ? properties.Name
+            : `${stackName}-${logicalId}`,
+        properties,
+      });
+    }
   }
 
   const sqsSources = collectSqsSources(
@@ -426,6 +652,9 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     webSocketApiIds,
     webSocketApi,
     queues,
+    tables,
+    secrets,
+    resourceTypes,
     sqsSources,
     layerDirs,
     warnings,
@@ -445,9 +674,19 @@ function buildFunction(
   const handler = resolveValue(props.Handler);
   const runtime = resolveValue(props.Runtime);
   const code = resolveValue(resource.Type === 'AWS::Serverless::Function' ? props.CodeUri : props.Code);
-  const env = resolveValue(isObject(props.Environment) ? props.Environment.Variables : undefined);
+  const rawEnv = isObject(props.Environment) ? props.Environment.Variables : undefined;
+  const env = resolveValue(rawEnv);
   const environment: Record<string, string> = {};
   const unresolvedEnvironment: string[] = [];
+  const environmentRefs: Record<string, string[]> = {};
+  if (isObject(rawEnv)) {
+    for (const [key, value] of Object.entries(rawEnv)) {
+      const ids = [...new Set(references(value).map((r) => r.name))].filter(
+        (name) => !name.startsWith('AWS::'),
+      );
+      if (ids.length > 0) environmentRefs[key] = ids;
+    }
+  }
   if (isObject(env)) {
     for (const [key, value] of Object.entries(env)) {
       if (value instanceof Unresolved) {
@@ -472,6 +711,7 @@ function buildFunction(
     exportName: 'handler',
     environment,
     unresolvedEnvironment,
+    environmentRefs,
     timeoutSeconds: Number.isFinite(timeout) && timeout > 0 ? timeout : 3,
     memoryMb: Number.isFinite(memory) && memory > 0 ? memory : 128,
   };
@@ -649,9 +889,11 @@ function buildWebSocketApi(
     routes.set(routeKey, route);
   }
 
-  const stages = ofThisApi('AWS::ApiGatewayV2::Stage').map(([id, r]) => resolveIn(id, r.Properties) as Json);
+  const stages = ofThisApi('AWS::ApiGatewayV2::Stage').map(
+    ([id, r]) => [id, resolveIn(id, r.Properties) as Json] as const,
+  );
   if (stages.length > 1) warnings.push(`API ${apiLogicalId} has ${stages.length} stages; using the first`);
-  const stage = stages[0];
+  const [stageLogicalId, stage] = stages[0] ?? [];
   const apiProps = resolveIn(apiLogicalId, api.Properties) as Json;
   const stageVariables: Record<string, string> = {};
   if (stage && isObject(stage.StageVariables)) {
@@ -663,7 +905,160 @@ function buildWebSocketApi(
     apiId,
     routeSelectionExpression: String(apiProps.RouteSelectionExpression ?? '$request.body.action'),
     stageName: stage && typeof stage.StageName === 'string' ? stage.StageName : undefined,
+    stageLogicalId,
     stageVariables,
     routes,
   };
+}
+
+/** Required properties of the `AWS::ApiGatewayV2` resource types (CloudFormation's resource schemas). */
+const REQUIRED_PROPERTIES: Record<string, string[]> = {
+  'AWS::ApiGatewayV2::Route': ['ApiId', 'RouteKey'],
+  'AWS::ApiGatewayV2::Integration': ['ApiId', 'IntegrationType'],
+  'AWS::ApiGatewayV2::Authorizer': ['ApiId', 'AuthorizerType', 'Name'],
+  'AWS::ApiGatewayV2::Stage': ['ApiId', 'StageName'],
+  'AWS::ApiGatewayV2::RouteResponse': ['ApiId', 'RouteId', 'RouteResponseKey'],
+  'AWS::ApiGatewayV2::Deployment': ['ApiId'],
+  'AWS::ApiGatewayV2::IntegrationResponse': ['ApiId', 'IntegrationId', 'IntegrationResponseKey'],
+};
+
+function and(names: string[]): string {
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/**
+ * The WebSocket APIs' routes, integrations, authorizers and stages as CloudFormation and API Gateway check them
+ * when the stack is created: one reason per problem (the caller refuses the template).
+ */
+function validateWebSocketApis(
+  resources: Map<string, Resource>,
+  allResources: Record<string, Resource>,
+  webSocketApiIds: string[],
+  apiIds: Map<string, string>,
+  resolveIn: (logicalId: string, value: unknown) => unknown,
+): string[] {
+  const reasons: string[] = [];
+  for (const [id, resource] of resources) {
+    const missing = (REQUIRED_PROPERTIES[resource.Type] ?? []).filter(
+      (name) => resource.Properties[name] === undefined,
+    );
+    if (missing.length > 0) reasons.push(`${resource.Type} ${id} has no ${and(missing)} (required)`);
+  }
+  /** A value referring to a resource this configuration does not create (its Condition is false). */
+  const conditionedOut = (where: string, value: unknown): boolean => {
+    if (!(value instanceof MissingResource)) return false;
+    const resource = allResources[value.logicalId];
+    // A name that is no resource at all is reported by undefinedReferences.
+    if (resource)
+      reasons.push(
+        `${where} refers to ${value.logicalId}, which this configuration does not create (its Condition ${String(resource.Condition)} is false)`,
+      );
+    return true;
+  };
+  for (const apiLogicalId of webSocketApiIds) {
+    const api = resources.get(apiLogicalId) as Resource;
+    const apiId = apiIds.get(apiLogicalId);
+    if (api.Properties.RouteSelectionExpression === undefined)
+      reasons.push(
+        `WebSocket API ${apiLogicalId} has no RouteSelectionExpression (required for ProtocolType WEBSOCKET)`,
+      );
+    if (api.Properties.Name === undefined)
+      reasons.push(`WebSocket API ${apiLogicalId} has no Name (required)`);
+    const ofApi = (type: string) =>
+      [...resources].filter(([id, r]) => r.Type === type && resolveIn(id, r.Properties.ApiId) === apiId);
+
+    const integrations = new Set<string>();
+    for (const [id, r] of ofApi('AWS::ApiGatewayV2::Integration')) {
+      integrations.add(id);
+      const type = resolveIn(id, r.Properties.IntegrationType);
+      if (type !== undefined && !['AWS', 'AWS_PROXY', 'HTTP', 'HTTP_PROXY', 'MOCK'].includes(String(type)))
+        reasons.push(
+          `integration ${id} has IntegrationType ${String(type)} (AWS, AWS_PROXY, HTTP, HTTP_PROXY or MOCK)`,
+        );
+      else if (type !== undefined && type !== 'MOCK' && r.Properties.IntegrationUri === undefined)
+        reasons.push(`integration ${id} (${String(type)}) has no IntegrationUri`);
+      conditionedOut(`integration ${id}: IntegrationUri`, resolveIn(id, r.Properties.IntegrationUri));
+    }
+
+    const authorizers = new Set<string>();
+    for (const [id, r] of ofApi('AWS::ApiGatewayV2::Authorizer')) {
+      authorizers.add(id);
+      const type = resolveIn(id, r.Properties.AuthorizerType);
+      if (type !== undefined && type !== 'REQUEST')
+        reasons.push(
+          `authorizer ${id} has AuthorizerType ${String(type)}: WebSocket APIs take REQUEST authorizers only`,
+        );
+      else if (type === 'REQUEST' && r.Properties.AuthorizerUri === undefined)
+        reasons.push(`authorizer ${id} (REQUEST) has no AuthorizerUri`);
+      conditionedOut(`authorizer ${id}: AuthorizerUri`, resolveIn(id, r.Properties.AuthorizerUri));
+    }
+
+    const routesByKey = new Map<string, string[]>();
+    const routes = new Set<string>();
+    for (const [id, r] of ofApi('AWS::ApiGatewayV2::Route')) {
+      routes.add(id);
+      const routeKey = resolveIn(id, r.Properties.RouteKey);
+      const key = typeof routeKey === 'string' ? routeKey : undefined;
+      if (key !== undefined) routesByKey.set(key, [...(routesByKey.get(key) ?? []), id]);
+      const label = `route ${id}${key === undefined ? '' : ` (RouteKey ${key})`}`;
+      const target = resolveIn(id, r.Properties.Target);
+      if (
+        target !== undefined &&
+        !conditionedOut(`${label}: Target`, target) &&
+        !(target instanceof Unresolved)
+      ) {
+        const integrationId = /^integrations\/([^/]+)$/.exec(String(target))?.[1];
+        if (!integrationId || !integrations.has(integrationId))
+          reasons.push(`${label}: Target ${String(target)} names no integration of API ${apiLogicalId}`);
+      }
+      const authorizationType = String(resolveIn(id, r.Properties.AuthorizationType) ?? 'NONE');
+      if (!['NONE', 'AWS_IAM', 'CUSTOM'].includes(authorizationType))
+        reasons.push(
+          `${label} has AuthorizationType ${authorizationType} (WebSocket routes take NONE, AWS_IAM or CUSTOM)`,
+        );
+      else if (authorizationType !== 'NONE' && key !== undefined && key !== '$connect')
+        reasons.push(
+          `${label} has AuthorizationType ${authorizationType}: API Gateway authorizes $connect only`,
+        );
+      if (authorizationType === 'CUSTOM') {
+        const authorizerId = resolveIn(id, r.Properties.AuthorizerId);
+        if (authorizerId === undefined)
+          reasons.push(`${label} has AuthorizationType CUSTOM and no AuthorizerId`);
+        else if (
+          !conditionedOut(`${label}: AuthorizerId`, authorizerId) &&
+          !(authorizerId instanceof Unresolved) &&
+          !authorizers.has(String(authorizerId))
+        )
+          reasons.push(
+            `${label}: AuthorizerId ${String(authorizerId)} names no authorizer of API ${apiLogicalId}`,
+          );
+      }
+    }
+    for (const [key, ids] of routesByKey) {
+      if (ids.length > 1)
+        reasons.push(`routes ${and(ids)} ${ids.length === 2 ? 'both' : 'all'} have RouteKey ${key}`);
+    }
+
+    for (const [id, r] of ofApi('AWS::ApiGatewayV2::RouteResponse')) {
+      const routeId = resolveIn(id, r.Properties.RouteId);
+      if (routeId === undefined || conditionedOut(`route response ${id}: RouteId`, routeId)) continue;
+      if (!(routeId instanceof Unresolved) && !routes.has(String(routeId)))
+        reasons.push(
+          `route response ${id}: RouteId ${String(routeId)} names no route of API ${apiLogicalId}`,
+        );
+    }
+
+    const stagesByName = new Map<string, string[]>();
+    for (const [id, r] of ofApi('AWS::ApiGatewayV2::Stage')) {
+      const name = resolveIn(id, r.Properties.StageName);
+      if (typeof name === 'string') stagesByName.set(name, [...(stagesByName.get(name) ?? []), id]);
+    }
+    for (const [name, ids] of stagesByName) {
+      if (ids.length > 1)
+        reasons.push(
+          `stages ${and(ids)} of API ${apiLogicalId} ${ids.length === 2 ? 'both' : 'all'} have StageName ${name}`,
+        );
+    }
+  }
+  return reasons;
 }

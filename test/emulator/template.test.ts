@@ -4,11 +4,13 @@
  * project's template.yaml as the local stacks run it (the environment local/function-env.ts lays over it), and
  * its modes (CacheMode, Egress) as CloudFormation would create them.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Metric } from '../../layers/shared/src/observability';
 import { parseCfnYaml } from '../../local/cfn-yaml';
 import { type LocalFunctionEnv, localFunctionEnv } from '../../local/function-env';
+import { Gateway } from '../../local/gateway';
 import {
   cidr,
   evaluateCondition,
@@ -18,7 +20,7 @@ import {
   Unresolved,
 } from '../../local/intrinsics';
 import { FunctionRuntime } from '../../local/lambda-runtime';
-import { loadTemplate, mergeGlobals } from '../../local/template';
+import { loadTemplate, mergeGlobals, TemplateRefusedError } from '../../local/template';
 import { FIXTURE_TEMPLATE } from './support/clients';
 
 const PROJECT_TEMPLATE = join(__dirname, '..', '..', 'template.yaml');
@@ -242,6 +244,206 @@ describe('Function: loadTemplate (fixture)', () => {
     expect(without.functions.has('DefaultFunction')).toBe(false);
     expect(without.functions.get('InfoFunction')?.environment.GREETING).toBe('hi, fixture');
     expect(without.functions.get('InfoFunction')?.environment.NO_VALUE).toBe('present');
+  });
+});
+
+/** A WebSocket API template in a temp dir whose handlers are the fixture's; `resources` replaces or adds resources. */
+function writeTemplate(resources: string, top = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'refused-'));
+  const handlers = join(__dirname, 'fixtures', 'handlers');
+  const file = join(dir, 'template.yaml');
+  writeFileSync(
+    file,
+    `AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+${top}
+Resources:
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties: { CodeUri: ${handlers}, Handler: echo.handler, Runtime: nodejs20.x }
+  AuthorizerFunction:
+    Type: AWS::Serverless::Function
+    Properties: { CodeUri: ${handlers}, Handler: authorizer.handler, Runtime: nodejs20.x }
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: { Name: t, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action }
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:\${AWS::Region}:lambda:path/2015-03-31/functions/\${EchoFunction.Arn}/invocations
+  Authorizer:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      Name: auth
+      ApiId: !Ref Api
+      AuthorizerType: REQUEST
+      AuthorizerUri: !Sub arn:aws:apigateway:\${AWS::Region}:lambda:path/2015-03-31/functions/\${AuthorizerFunction.Arn}/invocations
+      IdentitySource: [route.request.querystring.token]
+  SendRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: sendMessage, Target: !Sub "integrations/\${Integration}" }
+${resources}`,
+  );
+  return file;
+}
+
+function refusal(file: string): string[] {
+  try {
+    loadTemplate(file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TemplateRefusedError);
+    return (error as Error).message.split('\n');
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+  throw new Error(`${file} was accepted`);
+}
+
+describe('Function: loadTemplate refuses what CloudFormation refuses', () => {
+  it('accepts the base template (and refs to what the SAM transform creates)', () => {
+    const file = writeTemplate(`
+  Role:
+    Type: AWS::IAM::Role
+    Properties: { AssumeRolePolicyDocument: {}, Tags: [{ Key: r, Value: !GetAtt EchoFunctionRole.Arn }] }
+`);
+    expect(loadTemplate(file).webSocketApi?.routes.get('sendMessage')?.functionId).toBe('EchoFunction');
+    rmSync(dirname(file), { recursive: true, force: true });
+  });
+
+  it('two routes with one RouteKey', () => {
+    expect(
+      refusal(
+        writeTemplate(`
+  SendRoute2:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: sendMessage, Target: !Sub "integrations/\${Integration}" }
+`),
+      ),
+    ).toEqual([
+      'template.yaml: routes SendRoute and SendRoute2 both have RouteKey sendMessage (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('a route whose Target refers to a missing integration, or names none of the API', () => {
+    expect(
+      refusal(
+        writeTemplate(`
+  OtherRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: other, Target: !Sub "integrations/\${MissingIntegration}" }
+  LiteralRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: literal, Target: integrations/abc123 }
+`),
+      ),
+    ).toEqual([
+      'template.yaml: resource OtherRoute refers to MissingIntegration (${MissingIntegration}), which is neither a parameter nor a resource of the template (CloudFormation refuses this)',
+      'template.yaml: route LiteralRoute (RouteKey literal): Target integrations/abc123 names no integration of API Api (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('an integration whose function does not exist', () => {
+    expect(
+      refusal(
+        writeTemplate(`
+  GoneIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:\${AWS::Region}:lambda:path/2015-03-31/functions/\${GoneFunction.Arn}/invocations
+`),
+      ),
+    ).toEqual([
+      'template.yaml: resource GoneIntegration refers to GoneFunction (${GoneFunction.Arn}), which is neither a parameter nor a resource of the template (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('authorizers: a missing one, one of no API, CUSTOM without AuthorizerId, on another route than $connect, JWT', () => {
+    expect(
+      refusal(
+        writeTemplate(`
+  ConnectRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: $connect, AuthorizationType: CUSTOM, AuthorizerId: !Ref MissingAuthorizer }
+  DisconnectRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: $disconnect, AuthorizationType: CUSTOM, AuthorizerId: abc }
+  DefaultRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: $default, AuthorizationType: CUSTOM }
+  JwtAuthorizer:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties: { Name: jwt, ApiId: !Ref Api, AuthorizerType: JWT }
+`),
+      ),
+    ).toEqual([
+      'template.yaml: resource ConnectRoute refers to MissingAuthorizer (!Ref MissingAuthorizer), which is neither a parameter nor a resource of the template (CloudFormation refuses this)',
+      'template.yaml: authorizer JwtAuthorizer has AuthorizerType JWT: WebSocket APIs take REQUEST authorizers only (CloudFormation refuses this)',
+      'template.yaml: route DisconnectRoute (RouteKey $disconnect) has AuthorizationType CUSTOM: API Gateway authorizes $connect only (CloudFormation refuses this)',
+      'template.yaml: route DisconnectRoute (RouteKey $disconnect): AuthorizerId abc names no authorizer of API Api (CloudFormation refuses this)',
+      'template.yaml: route DefaultRoute (RouteKey $default) has AuthorizationType CUSTOM: API Gateway authorizes $connect only (CloudFormation refuses this)',
+      'template.yaml: route DefaultRoute (RouteKey $default) has AuthorizationType CUSTOM and no AuthorizerId (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('a WebSocket API without RouteSelectionExpression, a route without RouteKey', () => {
+    const file = writeTemplate(`
+  Bare:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: { Name: bare, ProtocolType: WEBSOCKET }
+  KeylessRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, Target: !Sub "integrations/\${Integration}" }
+`);
+    expect(refusal(file)).toEqual([
+      'template.yaml: AWS::ApiGatewayV2::Route KeylessRoute has no RouteKey (required) (CloudFormation refuses this)',
+      'template.yaml: WebSocket API Bare has no RouteSelectionExpression (required for ProtocolType WEBSOCKET) (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('a route whose integration this configuration does not create; undefined refs in Outputs and DependsOn', () => {
+    const file = writeTemplate(
+      `
+  LaterIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Condition: Never
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:aws:apigateway:\${AWS::Region}:lambda:path/2015-03-31/functions/\${EchoFunction.Arn}/invocations
+  LaterRoute:
+    Type: AWS::ApiGatewayV2::Route
+    DependsOn: [Integration, Ghost]
+    Properties: { ApiId: !Ref Api, RouteKey: later, Target: !Sub "integrations/\${LaterIntegration}" }
+Outputs:
+  Url:
+    Value: !Sub wss://\${Api}.execute-api.\${AWS::Region}.amazonaws.com/\${Stage}
+`,
+      'Conditions:\n  Never: !Equals [a, b]',
+    );
+    expect(refusal(file)).toEqual([
+      'template.yaml: resource LaterRoute DependsOn Ghost, which is not a resource of the template (CloudFormation refuses this)',
+      'template.yaml: output Url refers to Stage (${Stage}), which is neither a parameter nor a resource of the template (CloudFormation refuses this)',
+      'template.yaml: route LaterRoute (RouteKey later): Target refers to LaterIntegration, which this configuration does not create (its Condition Never is false) (CloudFormation refuses this)',
+    ]);
+  });
+
+  it('Gateway.start refuses such a template with the reasons', async () => {
+    const file = writeTemplate(`
+  SendRoute2:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref Api, RouteKey: sendMessage, Target: !Sub "integrations/\${Integration}" }
+`);
+    try {
+      await expect(Gateway.start({ templatePath: file, port: 0, logger: () => {} })).rejects.toThrow(
+        'template.yaml: routes SendRoute and SendRoute2 both have RouteKey sendMessage (CloudFormation refuses this)',
+      );
+    } finally {
+      rmSync(dirname(file), { recursive: true, force: true });
+    }
   });
 });
 
