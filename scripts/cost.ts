@@ -36,7 +36,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONCURRENCY } from '../layers/shared/src/broadcaster';
+import { DEFAULT_CONCURRENCY } from '../layers/shared/src/management-api';
 
 const ROOT = join(__dirname, '..');
 export const HOURS_PER_MONTH = 730;

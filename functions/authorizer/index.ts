@@ -8,7 +8,7 @@ import {
   canJoin,
   count,
   createVerifier,
-  flushMetrics,
+  lambdaHandler,
   logger,
   Metric,
   secretString,
@@ -50,14 +50,18 @@ function policy(
   };
 }
 
-export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const query = event.queryStringParameters ?? {};
-  const classRoomId = query.classRoomId ?? undefined;
-  try {
+export const handler = lambdaHandler(
+  'authorizer',
+  async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    const query = event.queryStringParameters ?? {};
+    const classRoomId = query.classRoomId ?? undefined;
     const identity = await verifyToken(await getVerifier(), query.token ?? undefined);
     if (!canJoin(identity, classRoomId)) {
       count(Metric.AuthFailures);
-      logger.info('connection denied: room not in token', { userId: identity.userId, classRoomId });
+      logger.info('connection denied: room not in token or not a valid room id', {
+        userId: identity.userId,
+        classRoomId,
+      });
       return policy(identity.userId, 'Deny', event.methodArn);
     }
     return policy(identity.userId, 'Allow', event.methodArn, {
@@ -66,12 +70,14 @@ export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<
       role: identity.role,
       classRoomId,
     });
-  } catch (error) {
-    if (!(error instanceof TokenError)) throw error;
-    count(Metric.AuthFailures);
-    logger.info('connection refused: bad token', { reason: error.message });
-    throw new Error('Unauthorized');
-  } finally {
-    flushMetrics();
-  }
-}
+  },
+  {
+    // A missing or invalid token is a refusal (401), logged at info; anything else fails the invocation.
+    expected: (error) => (error instanceof TokenError ? 'info' : undefined),
+    onError: (error) => {
+      if (!(error instanceof TokenError)) throw error;
+      count(Metric.AuthFailures);
+      throw new Error('Unauthorized');
+    },
+  },
+);

@@ -6,44 +6,31 @@
 import {
   broadcasterFor,
   callerOf,
-  count,
+  connectionHandler,
   fanout,
-  flushMetrics,
-  logger,
-  Metric,
   presenceFrame,
   roomStore,
-  type WebSocketEvent,
 } from '@classroom/shared';
-import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 
-export async function handler(event: WebSocketEvent, context: Context): Promise<APIGatewayProxyResult> {
-  try {
-    const caller = callerOf(event);
-    const store = await roomStore();
-    const { others, firstForUser } = await store.addMember(
+export const handler = connectionHandler('$connect', async (event, context) => {
+  const caller = callerOf(event);
+  const store = await roomStore();
+  const { others, firstForUser } = await store.addMember(
+    caller.classRoomId,
+    caller.connectionId,
+    caller.member,
+  );
+  if (firstForUser && others.length > 0) {
+    // The new socket is not open yet (a post to it would get 410), so only the others hear the join.
+    await fanout(
+      store,
+      broadcasterFor(event, context),
       caller.classRoomId,
-      caller.connectionId,
-      caller.member,
+      others,
+      presenceFrame('join', caller.member),
     );
-    if (firstForUser && others.length > 0) {
-      // The new socket is not open yet (a post to it would get 410), so only the others hear the join.
-      await fanout(
-        store,
-        broadcasterFor(event, context),
-        caller.classRoomId,
-        others,
-        presenceFrame('join', caller.member),
-      );
-    }
-    // From here a 410 for this connection means it is gone (before, that it was still connecting).
-    await store.joined(caller.classRoomId, caller.connectionId);
-    return { statusCode: 200, body: '' };
-  } catch (error) {
-    count(Metric.HandlerErrors);
-    logger.error('connect failed', { error: error as Error });
-    return { statusCode: 500, body: 'Internal error' };
-  } finally {
-    flushMetrics();
   }
-}
+  // From here a 410 for this connection means it is gone (before, that it was still connecting).
+  await store.joined(caller.classRoomId, caller.connectionId);
+  return { statusCode: 200, body: '' };
+});

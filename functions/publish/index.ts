@@ -11,9 +11,9 @@ import {
   EventType,
   fanout,
   fitsInFrame,
-  flushMetrics,
   getString,
   isValidRoomId,
+  lambdaHandler,
   logger,
   MAX_DATA_DEPTH,
   MAX_KIND_LENGTH,
@@ -147,17 +147,21 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   }
 }
 
-export async function handler(event: SQSEvent, lambdaContext: Context): Promise<SQSBatchResponse> {
-  context = lambdaContext;
-  logger.addContext(lambdaContext);
-  try {
+export const handler = lambdaHandler(
+  'publish',
+  async (event: SQSEvent, lambdaContext: Context): Promise<SQSBatchResponse> => {
+    context = lambdaContext;
     // A batch whose every record failed is answered like any other (each record listed), not thrown:
     // SQS retries exactly the same records either way, and the response says which.
-    return await processPartialResponse(event, recordHandler, processor, {
+    return processPartialResponse(event, recordHandler, processor, {
       context: lambdaContext,
       throwOnFullBatchFailure: false,
     });
-  } finally {
-    flushMetrics();
-  }
-}
+  },
+  {
+    // Failed records are answered in the batch response; an error here is the batch's own: SQS retries it.
+    onError: (error) => {
+      throw error;
+    },
+  },
+);

@@ -12,15 +12,14 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { BackoffPolicy } from '../../layers/shared/src/backoff';
+import { Broadcaster, classifyPostError } from '../../layers/shared/src/broadcaster';
 import {
-  Broadcaster,
-  classifyPostError,
   fastPoster,
   guardedPoster,
   hasPostParts,
   managementApi,
   managementClient,
-} from '../../layers/shared/src/broadcaster';
+} from '../../layers/shared/src/management-api';
 import { logger } from '../../layers/shared/src/observability';
 
 interface Captured {

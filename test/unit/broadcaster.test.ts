@@ -1,15 +1,13 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { BackoffPolicy } from '../../layers/shared/src/backoff';
+import { Broadcaster, classifyPostError, FrameTooLargeError } from '../../layers/shared/src/broadcaster';
 import {
-  Broadcaster,
-  classifyPostError,
   endpointFor,
-  FrameTooLargeError,
   guardedPoster,
   isHttpAnswer,
   isTransportFault,
   type ManagementApi,
-} from '../../layers/shared/src/broadcaster';
+} from '../../layers/shared/src/management-api';
 import { MAX_OUTBOUND_FRAME_BYTES } from '../../layers/shared/src/protocol';
 
 /** An error shaped like the SDK's service exceptions. */

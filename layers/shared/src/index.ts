@@ -6,6 +6,8 @@ export * from './backoff';
 export * from './broadcaster';
 export * from './config';
 export * from './fanout';
+export * from './handler';
+export * from './management-api';
 export * from './message';
 export * from './observability';
 export * from './protocol';

@@ -8,6 +8,7 @@
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { type RedisSettings, redisSettings } from './config';
 import { StoreUnavailableError } from './room-store';
+import { secretString } from './secrets';
 
 export const REDIS_CONNECT_TIMEOUT_MS = 1000;
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
@@ -78,7 +79,7 @@ async function create(loadAuthToken?: AuthTokenSource): Promise<RedisClient> {
   const settings = redisSettings();
   let password: string | undefined;
   if (settings.authSecretArn) {
-    const load = loadAuthToken ?? (await import('./secrets')).secretString;
+    const load = loadAuthToken ?? secretString;
     password = await load(settings.authSecretArn);
   }
   if (settings.cluster) {

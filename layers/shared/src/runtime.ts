@@ -3,9 +3,11 @@
  * broadcaster for the invocation, replies, and one wrapper that logs, counts and never leaks internals.
  */
 import type { APIGatewayProxyResult, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import { Broadcaster, endpointFor, managementApi } from './broadcaster';
+import { Broadcaster } from './broadcaster';
 import { durabilitySettings, managementEndpoint, roomSettings } from './config';
-import { count, flushMetrics, logger, Metric } from './observability';
+import { lambdaHandler } from './handler';
+import { endpointFor, managementApi } from './management-api';
+import { count, Metric } from './observability';
 import {
   ErrorCode,
   errorFrame,
@@ -85,46 +87,50 @@ export function broadcasterFor(
 
 export type RouteHandler = (event: WebSocketEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
+/** Logger keys of a WebSocket invocation. */
+export function webSocketKeys(event: WebSocketEvent): Record<string, unknown> {
+  return { route: event.requestContext.routeKey, connectionId: event.requestContext.connectionId };
+}
+
+const storeUnavailable = (error: unknown) => (error instanceof StoreUnavailableError ? 'warn' : undefined);
+
 /**
- * Wraps a route: logger keys, metrics flushed per invocation, a store that cannot answer in time
- * answered `unavailable` (nothing was acknowledged: resend), and any unexpected error answered with an
- * `internal` error frame (the detail is logged, never sent).
+ * A route handler in the one wrapper (`lambdaHandler`): a store that cannot answer in time is answered
+ * `unavailable` (nothing was acknowledged: resend), any other error `internal` (the detail is logged,
+ * never sent).
  */
 export function route(action: string, handler: RouteHandler): RouteHandler {
-  return async (event, context) => {
-    logger.addContext(context);
-    logger.appendKeys({
-      route: event.requestContext.routeKey,
-      connectionId: event.requestContext.connectionId,
-    });
-    try {
-      return await handler(event, context);
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) {
-        count(Metric.MessagesUnavailable);
-        logger.warn('store unavailable', { action, error });
-        const clientMsgId = looseBody(event.body).clientMsgId;
-        return reply(
-          errorFrame(
-            ErrorCode.Unavailable,
-            'Not accepted: the classroom store is unavailable, please resend',
-            {
-              action,
-              ...(typeof clientMsgId === 'string' && clientMsgId.length <= MAX_CLIENT_MSG_ID_LENGTH
-                ? { clientMsgId }
-                : {}),
-            },
-          ),
-        );
+  return lambdaHandler(action, handler, {
+    keys: webSocketKeys,
+    expected: storeUnavailable,
+    onError: (error, event) => {
+      if (!(error instanceof StoreUnavailableError)) {
+        return reply(errorFrame(ErrorCode.Internal, 'Internal error, please retry', { action }));
       }
-      count(Metric.HandlerErrors);
-      logger.error('route failed', { action, error: error as Error });
-      return reply(errorFrame(ErrorCode.Internal, 'Internal error, please retry', { action }));
-    } finally {
-      flushMetrics();
-      logger.resetKeys();
-    }
-  };
+      count(Metric.MessagesUnavailable);
+      const clientMsgId = looseBody(event.body).clientMsgId;
+      return reply(
+        errorFrame(ErrorCode.Unavailable, 'Not accepted: the classroom store is unavailable, please resend', {
+          action,
+          ...(typeof clientMsgId === 'string' && clientMsgId.length <= MAX_CLIENT_MSG_ID_LENGTH
+            ? { clientMsgId }
+            : {}),
+        }),
+      );
+    },
+  });
+}
+
+/**
+ * `$connect` and `$disconnect` in the one wrapper: an error is answered 500 (a handshake refused, which the
+ * client retries; a `$disconnect` left to the connection TTL and the next 410).
+ */
+export function connectionHandler(name: string, handler: RouteHandler): RouteHandler {
+  return lambdaHandler(name, handler, {
+    keys: webSocketKeys,
+    expected: storeUnavailable,
+    onError: () => ({ statusCode: 500, body: '' }),
+  });
 }
 
 /** Parsed JSON of a body, or undefined: used only to echo `clientMsgId` and `action` into error frames. */
