@@ -13,7 +13,8 @@ Usage: tsx local/cli.ts [options]
   --template <path>        SAM/CloudFormation template (default: template.yaml)
   --port <n>               port on 127.0.0.1 (default: $PORT or 3001; 0 = any free port)
   --host <addr>            loopback address to bind: 127.0.0.1 (default), ::1 or localhost
-  --stage <name>           stage in the URL (default: $STAGE or local)
+  --stage <name>           stage in the URL (default: the StageName of the API's AWS::ApiGatewayV2::Stage,
+                           else local)
   --api <logicalId>        the WebSocket API to serve when the template has several
   --api-id <id>            requestContext.apiId (default: random)
   --region <name>          AWS::Region (default: $AWS_REGION or us-east-1)
@@ -33,7 +34,13 @@ Usage: tsx local/cli.ts [options]
   --integration-timeout <ms>  integration timeout when the template sets none (default: 29000)
   --watch                  reload handlers when files under CodeUri/ContentUri change
   --preload                load every function at start (fail fast on import errors)
-  --sqs-endpoint <url>     SQS-compatible endpoint feeding the SQS event sources (default: $SQS_ENDPOINT)
+  --aws <moto|url>         create the template's DynamoDB tables, SQS queues and Secrets Manager secrets
+                           on this AWS endpoint before serving, and give it to the functions as
+                           AWS_ENDPOINT_URL; "moto" starts a moto server from .venv/bin/moto_server
+                           (default: $AWS_ENDPOINT_URL; none when unset)
+  --no-aws                 do not create them, even with AWS_ENDPOINT_URL set
+  --sqs-endpoint <url>     SQS-compatible endpoint feeding the SQS event sources
+                           (default: $SQS_ENDPOINT, else the --aws endpoint)
   --queue-url <Id=URL>     use this queue URL for a queue logical id instead of creating it (repeatable)
   --sqs-wait <s>           long-poll wait in seconds (default: 20)
   -h, --help               this text
@@ -106,6 +113,8 @@ async function main(): Promise<void> {
       'integration-timeout': { type: 'string' },
       watch: { type: 'boolean' },
       preload: { type: 'boolean' },
+      aws: { type: 'string' },
+      'no-aws': { type: 'boolean' },
       'sqs-endpoint': { type: 'string' },
       'queue-url': { type: 'string', multiple: true },
       'sqs-wait': { type: 'string' },
@@ -139,7 +148,8 @@ async function main(): Promise<void> {
     templatePath: values.template as string,
     port: number(values.port ?? process.env.PORT, '--port') ?? 3001,
     host: values.host,
-    stage: values.stage ?? process.env.STAGE ?? 'local',
+    // The template's stage unless given (the AWS samples serve /Prod).
+    stage: values.stage,
     apiLogicalId: values.api,
     apiId: values['api-id'],
     region: values.region ?? process.env.AWS_REGION,
@@ -157,6 +167,7 @@ async function main(): Promise<void> {
     integrationTimeoutMs: number(values['integration-timeout'], '--integration-timeout'),
     watch: values.watch,
     preload: values.preload,
+    aws: values['no-aws'] ? false : values.aws,
     sqsEndpoint: values['sqs-endpoint'],
     queueUrls: pairs(values['queue-url'], '--queue-url'),
     sqsWaitTimeSeconds: number(values['sqs-wait'], '--sqs-wait'),
@@ -181,6 +192,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  console.error(`[gateway] ${error.message}`);
+  for (const line of error.message.split('\n')) console.error(`[gateway] ${line}`);
   process.exit(1);
 });

@@ -32,6 +32,13 @@ import {
 import { FrameGuard } from './frame-guard';
 import { FunctionRuntime, type InvocationOutcome, invocationLine } from './lambda-runtime';
 import { type FaultInjection, handleManagementRequest, type ManagedConnection } from './management-api';
+import {
+  type AwsEndpoint,
+  awsEndpoint,
+  describeResources,
+  type ProvidedResource,
+  provideResources,
+} from './resources';
 import { selectRoute } from './route-selection';
 import { createSqsClient, LocalQueues, SqsEventSource } from './sqs-source';
 import {
@@ -100,7 +107,14 @@ export interface GatewayOptions {
   watchPaths?: string[];
   /** Load every function at start instead of at its first invocation. */
   preload?: boolean;
-  /** SQS-compatible endpoint feeding the template's SQS event sources (default: $SQS_ENDPOINT). */
+  /**
+   * Where the template's DynamoDB tables, SQS queues and Secrets Manager secrets are created before serving
+   * (local/resources.ts): an AWS-compatible endpoint URL, `moto` (a moto server started from
+   * `.venv/bin/moto_server`), or false for none. Default: `$AWS_ENDPOINT_URL`. The functions get it as
+   * `AWS_ENDPOINT_URL`; the SQS event sources use it when `sqsEndpoint` and `$SQS_ENDPOINT` are unset.
+   */
+  aws?: string | false;
+  /** SQS-compatible endpoint feeding the template's SQS event sources (default: $SQS_ENDPOINT, else `aws`). */
   sqsEndpoint?: string;
   /** Queue URLs by logical id, instead of creating the queues on the endpoint. */
   queueUrls?: Record<string, string>;
@@ -129,6 +143,8 @@ interface Connection extends ConnectionInfo, ManagedConnection {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** As the process started: a gateway in this process writes its functions' AWS_ENDPOINT_URL into process.env. */
+const STARTUP_AWS_ENDPOINT_URL = process.env.AWS_ENDPOINT_URL || undefined;
 const SELECTED_PROTOCOL = Symbol('selectedProtocol');
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -179,6 +195,9 @@ export class Gateway {
   private watcher?: { close(): Promise<void> };
   private closing?: Promise<void>;
   private uninstallAwsEndpoints?: () => void;
+  /** The endpoint of the template's other resources (`aws` option), and what was created there. */
+  private aws?: AwsEndpoint;
+  private provided: Record<string, ProvidedResource> = {};
 
   private constructor(
     private readonly server: Server,
@@ -269,8 +288,9 @@ export class Gateway {
     const { port } = server.address() as AddressInfo;
     const { port: httpsPort } = httpsServer.address() as AddressInfo;
     let gateway: Gateway;
+    let aws: AwsEndpoint | undefined;
     try {
-      const template = loadServedTemplate(options, {
+      const templateOptions: TemplateOptions = {
         parameterOverrides: options.parameterOverrides,
         region,
         accountId: options.accountId,
@@ -279,20 +299,36 @@ export class Gateway {
         apiId,
         // `!GetAtt Api.ApiEndpoint` as on AWS: the functions reach it through the HTTPS listener.
         apiEndpoint: `wss://${executeApiHost(apiId, region)}`,
-      });
+      };
+      let template = loadServedTemplate(options, templateOptions);
+      // The template's tables, queues and secrets, created before serving; then `!Ref`/`!GetAtt` of them
+      // resolve to what was created.
+      aws = await awsEndpoint(
+        options.aws ?? STARTUP_AWS_ENDPOINT_URL,
+        [template.model.dir],
+        options.aws === undefined ? 'AWS_ENDPOINT_URL' : 'the aws option',
+      );
+      let provided: Record<string, ProvidedResource> = {};
+      if (aws) {
+        provided = await provideResources(template.model, { endpoint: aws.endpoint, log });
+        template = loadServedTemplate(options, { ...templateOptions, provided });
+      }
       gateway = new Gateway(
         server,
         httpsServer,
-        options,
+        withAwsEndpoint(options, aws, provided),
         { host, port, httpsPort, apiId, domainName, ca: certificate.cert },
         template.model,
         log,
       );
+      gateway.aws = aws;
+      gateway.provided = provided;
       if (template.stageParameter)
         log(
           `stage ${gateway.stage}: template parameter ${template.stageParameter} set to it (the API's StageName)`,
         );
     } catch (error) {
+      await aws?.stop();
       await closeServers();
       throw error;
     }
@@ -308,6 +344,16 @@ export class Gateway {
   /** Ids of the open connections. */
   connectionIds(): string[] {
     return [...this.connections.values()].filter((c) => c.state === 'open').map((c) => c.connectionId);
+  }
+
+  /** The AWS endpoint of the template's other resources (`aws` option), when there is one. */
+  get awsEndpoint(): string | undefined {
+    return this.aws?.endpoint;
+  }
+
+  /** The template's resources created (or found) on that endpoint, by logical id. */
+  get resources(): Record<string, ProvidedResource> {
+    return { ...this.provided };
   }
 
   /** Queue URLs of the SQS sources (and their dead-letter queues), by logical id. */
@@ -335,7 +381,10 @@ export class Gateway {
 
   private async setup(): Promise<void> {
     for (const warning of this.template.warnings) this.log(`template: ${warning}`);
+    this.log(`stage ${this.stage}: ${this.stageOrigin()}`);
     this.runtime.applyEnvironment();
+    for (const line of describeResources(this.template, this.provided, this.aws, this.runtime.environments))
+      this.log(`resources: ${line}`);
     this.logUnresolvedEnvironment();
     // The functions run in this process: the API's AWS host names are served here for them. (In a worker
     // runtime, the same install() is the workers' preload.)
@@ -360,6 +409,13 @@ export class Gateway {
       `management API at ${this.managementEndpoint}/@connections/{connectionId}; functions reach it at ` +
         `${this.awsManagementEndpoint} too (HTTPS on port ${this.httpsPort})`,
     );
+  }
+
+  private stageOrigin(): string {
+    if (this.options.stage !== undefined) return 'the stage option';
+    if (this.api.stageName !== undefined)
+      return `the StageName of ${this.api.stageLogicalId} (AWS::ApiGatewayV2::Stage of ${this.api.logicalId})`;
+    return `${this.api.logicalId} has no AWS::ApiGatewayV2::Stage with a StageName known locally: local`;
   }
 
   private logUnresolvedEnvironment(): void {
@@ -439,10 +495,16 @@ export class Gateway {
       if (route) {
         const requestId = awsId();
         const event = connectEvent(connection, handshake, this.api.stageVariables, requestId, Date.now());
-        const outcome = await this.invokeRoute(route, connection, event);
-        if (!outcome.ok) return fail(500, 'Internal server error');
-        const status = statusOf(outcome.value);
-        if (status >= 400) return fail(status, '');
+        let verdict: HandshakeVerdict = { status: 200, message: '' };
+        const outcome = await this.invokeRoute(route, connection, event, (result, status) => {
+          verdict = this.connectVerdict(route, result);
+          if (!result.ok) return `${verdict.status} ${status}`;
+          const raw = (result.value as { statusCode?: unknown } | null | undefined)?.statusCode;
+          return verdict.status === 502
+            ? `502 (statusCode ${JSON.stringify(raw)} is no final HTTP status)`
+            : status;
+        });
+        if (verdict.status !== 200) return fail(verdict.status, verdict.message);
         protocol = headerOf(outcome.value, 'sec-websocket-protocol');
       }
       if (socketGone || this.closing) {
@@ -456,9 +518,44 @@ export class Gateway {
       this.pendingSockets.delete(socket);
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(connection, ws, socket));
     } catch (error) {
-      this.log(`$connect ${connection.connectionId} failed: ${(error as Error).message}`);
+      this.log(`$connect ${connection.connectionId} failed: ${(error as Error).message}${stackBlock(error)}`);
       fail(500, 'Internal server error');
     }
+  }
+
+  /**
+   * What the client gets from `$connect`'s outcome, as API Gateway answers it:
+   * - a 2xx `statusCode` (or none) opens the socket; any other valid status (3xx, 4xx, 5xx) rejects the
+   *   handshake with that status: the client sees it ("Unexpected server response: 400" in the AWS
+   *   subprotocol example, docs "Set up a $connect route that requires a WebSocket subprotocol";
+   *   serverless-offline PR #1301 "If a non-2xx Status Code is returned, the handshake is rejected" and its
+   *   websocket-twoway test passing 401/500/501/502 through);
+   * - a function error (throw, rejected promise, callback(error), Lambda timeout) answers 502, as a Lambda
+   *   proxy integration's function error does (public reports of `$connect` errors: "Unexpected server
+   *   response: 502", serverless/serverless-websockets-plugin#13, mavi888/websockets-chat#1,
+   *   michalkvasnicak/aws-lambda-graphql#107; serverless-offline's test "websocket emits 502 on connection
+   *   error");
+   * - an integration timeout shorter than the function's Timeout answers 504 "Endpoint request timed out"
+   *   (REST's INTEGRATION_TIMEOUT, 504; not documented for WebSocket APIs);
+   * - a `statusCode` that is no final HTTP status (1xx, < 100, > 599, not a number) is a malformed proxy
+   *   response: 502 (REST: "If the function output is of a different format, API Gateway returns a 502";
+   *   a 1xx cannot end an HTTP exchange, RFC 9110 §15.2). Not documented for WebSocket APIs: our choice.
+   */
+  private connectVerdict(route: RouteDef, outcome: InvocationOutcome): HandshakeVerdict {
+    if (!outcome.ok) {
+      const functionTimeoutMs =
+        (this.template.functions.get(route.functionId ?? '')?.timeoutSeconds ?? 0) * 1000;
+      if (outcome.timedOut && this.integrationTimeout(route) < functionTimeoutMs)
+        return { status: 504, message: 'Endpoint request timed out' };
+      return { status: 502, message: 'Internal server error' };
+    }
+    const raw = (outcome.value as { statusCode?: unknown } | null | undefined)?.statusCode;
+    if (raw === undefined || raw === null) return { status: 200, message: '' };
+    const status =
+      typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(status) || status < 200 || status > 599)
+      return { status: 502, message: 'Internal server error' };
+    return status < 300 ? { status: 200, message: '' } : { status, message: '' };
   }
 
   /** Runs the REQUEST authorizer; 200 to go on, else the handshake's status. */
@@ -496,22 +593,41 @@ export class Gateway {
       Date.now(),
     );
     const outcome = await this.runtime.invoke(authorizer.functionId, event);
+    // As API Gateway answers a Lambda authorizer (REST docs, which the WebSocket page says apply, "similar to
+    // that for REST APIs"; its WebSocket example calls back "Unauthorized"):
+    // - a function error whose message is exactly "Unauthorized" (throw new Error('Unauthorized'),
+    //   callback('Unauthorized'), throw 'Unauthorized') → 401 (REST example: `callback("Unauthorized"); //
+    //   Return a 401 Unauthorized response`; auth0-samples/jwt-rsa-aws-custom-authorizer#6,
+    //   jghaines/lambda-auth0-authorizer#4: any other text gives 500);
+    // - any other function error or a timeout → 500 (`callback("Error: Invalid token"); // Return a 500`);
+    // - a result that is no policy — without principalId or policyDocument, null, or a returned string such as
+    //   "Unauthorized" (a successful invocation, not an error) → 500 (AuthorizerConfigurationException: docs
+    //   "output must include the principal identifier (principalId) and a policy document";
+    //   serverless/examples#305, ExpanseLLC/lambda_authorizer#1 "Could not parse policy"). serverless-offline
+    //   answers 401 to a returned "Unauthorized"; we follow the docs;
+    // - a policy that does not allow execute-api:Invoke on the method ARN → 403.
     let status: number;
     let verdict: string;
+    let error = '';
     if (!outcome.ok) {
-      status = outcome.error?.message === 'Unauthorized' ? 401 : 500;
+      status = outcome.error?.message === 'Unauthorized' && !outcome.timedOut ? 401 : 500;
       verdict =
-        status === 401 ? 'Unauthorized' : outcome.timedOut ? 'timeout' : `error (${outcome.error?.message})`;
+        status === 401
+          ? 'Unauthorized'
+          : outcome.timedOut
+            ? `timeout (${outcome.error?.message})`
+            : `error (${outcome.error?.name}: ${outcome.error?.message})`;
+      if (status === 500 && !outcome.timedOut) error = stackBlock(outcome.error);
     } else {
       try {
-        const result = outcome.value as AuthorizerResult;
-        const allowed = policyAllows(result?.policyDocument, event.methodArn as string);
+        const result = authorizerResult(outcome.value);
+        const allowed = policyAllows(result.policyDocument, event.methodArn as string);
         if (allowed) connection.authorizer = authorizerContext(result);
         status = allowed ? 200 : 403;
         verdict = allowed ? 'Allow' : 'Deny';
-      } catch (error) {
+      } catch (invalid) {
         status = 500;
-        verdict = `invalid response (${(error as Error).message})`;
+        verdict = `invalid response (${(invalid as Error).message})`;
       }
     }
     this.log(
@@ -519,9 +635,9 @@ export class Gateway {
         'authorizer',
         authorizer.functionId,
         connection.connectionId,
-        verdict,
+        `${status} ${verdict}`,
         outcome.durationMs,
-      ),
+      ) + error,
     );
     return status;
   }
@@ -593,22 +709,36 @@ export class Gateway {
     return route.integrationTimeoutMs ?? this.options.integrationTimeoutMs ?? 29_000;
   }
 
+  /**
+   * Invokes a route's function and logs one line (`route function connection status duration`); a failing
+   * `$connect`'s error stack follows it in the same entry (the handshake only answers a status). `describe`
+   * may rewrite the status.
+   */
   private async invokeRoute(
     route: RouteDef,
     connection: Connection,
     event: Record<string, unknown>,
+    describe?: (outcome: InvocationOutcome, status: string) => string,
   ): Promise<InvocationOutcome> {
     if (route.problem || !route.functionId) {
+      const outcome = {
+        ok: false,
+        timedOut: false,
+        durationMs: 0,
+        requestId: '',
+        error: new Error(route.problem),
+      };
+      const status = `error (${route.problem})`;
       this.log(
         invocationLine(
           route.routeKey,
           route.functionId ?? '-',
           connection.connectionId,
-          `error (${route.problem})`,
+          describe ? describe(outcome, status) : status,
           0,
         ),
       );
-      return { ok: false, timedOut: false, durationMs: 0, requestId: '', error: new Error(route.problem) };
+      return outcome;
     }
     const outcome = await this.runtime.invoke(route.functionId, event, this.integrationTimeout(route));
     const status = outcome.ok
@@ -617,7 +747,13 @@ export class Gateway {
         ? 'timeout'
         : `error (${outcome.error?.name}: ${outcome.error?.message})`;
     this.log(
-      invocationLine(route.routeKey, route.functionId, connection.connectionId, status, outcome.durationMs),
+      invocationLine(
+        route.routeKey,
+        route.functionId,
+        connection.connectionId,
+        describe ? describe(outcome, status) : status,
+        outcome.durationMs,
+      ) + (route.routeKey !== '$connect' || outcome.ok || outcome.timedOut ? '' : stackBlock(outcome.error)),
     );
     return outcome;
   }
@@ -696,6 +832,7 @@ export class Gateway {
     );
     this.uninstallAwsEndpoints?.();
     this.runtime.restoreEnvironment();
+    await this.aws?.stop();
   }
 
   // ---- HTTP: management API and the rest ---------------------------------------------------------------
@@ -721,6 +858,21 @@ export class Gateway {
     }
     if (this.options.httpHandler?.(req, res)) return;
     req.resume();
+    if (path === `/${this.stage}` || path.startsWith(`/${this.stage}/`)) {
+      // A plain HTTP request on the stage's WebSocket URL: API Gateway answers 426 (serverless-offline's
+      // WebSocket suite, run against AWS too: tests/manual/websocket/main/test/e2e/ws.e2e.js, "should request
+      // to upgade to WebSocket when receving an HTTP request", GET /{stage}/{x} → 426). RFC 9110 §15.5.22: with
+      // the protocol to upgrade to.
+      const upgrade = JSON.stringify({ message: 'Upgrade Required' });
+      res
+        .writeHead(426, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(upgrade),
+          upgrade: 'websocket',
+        })
+        .end(upgrade);
+      return;
+    }
     const body = JSON.stringify({ message: 'Not Found' });
     res
       .writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
@@ -799,6 +951,70 @@ interface AuthorizerResult {
   principalId?: unknown;
   policyDocument?: { Statement?: unknown };
   context?: Record<string, unknown>;
+}
+
+/** The status (and JSON `message`) a `$connect` outcome answers the handshake with; 200 opens the socket. */
+interface HandshakeVerdict {
+  status: number;
+  message: string;
+}
+
+/** A Lambda authorizer's output, or why it is none (API Gateway: AuthorizerConfigurationException, 500). */
+function authorizerResult(value: unknown): AuthorizerResult {
+  if (typeof value === 'string')
+    throw new Error(
+      `returned the string ${JSON.stringify(value.slice(0, 40))}, not a policy` +
+        (value === 'Unauthorized'
+          ? ": to answer 401, throw new Error('Unauthorized') or callback('Unauthorized')"
+          : ''),
+    );
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(
+      `returned ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}, not a policy`,
+    );
+  const result = value as AuthorizerResult;
+  if (
+    result.principalId === undefined ||
+    result.principalId === null ||
+    typeof result.principalId === 'object'
+  )
+    throw new Error('no principalId');
+  return result;
+}
+
+/** The stack of an error as indented lines after a log line (its first line repeats the message): '' if none. */
+function stackBlock(error: unknown): string {
+  const err = error as { stack?: unknown; name?: unknown; message?: unknown } | undefined;
+  if (!err || typeof err.stack !== 'string') return '';
+  const lines = err.stack.split('\n');
+  const frames = lines.slice(lines.findIndex((line) => /^\s+at /.test(line)));
+  const rest = frames.length > 0 && /^\s+at /.test(frames[0] as string) ? frames : [];
+  return rest.length === 0 ? '' : `\n${rest.map((line) => `    ${line.trim()}`).join('\n')}`;
+}
+
+/**
+ * The options with the AWS endpoint of the template's resources: every function gets it as AWS_ENDPOINT_URL
+ * (the options' own variables win), the SQS sources use it and the queues created there.
+ */
+function withAwsEndpoint(
+  options: GatewayOptions,
+  aws: AwsEndpoint | undefined,
+  provided: Record<string, ProvidedResource>,
+): GatewayOptions {
+  if (!aws) return options;
+  const queueUrls: Record<string, string> = {};
+  for (const resource of Object.values(provided))
+    if (resource.type === 'AWS::SQS::Queue') queueUrls[resource.logicalId] = resource.ref;
+  const { envOverrides } = options;
+  return {
+    ...options,
+    envOverrides: (address) => ({
+      AWS_ENDPOINT_URL: aws.endpoint,
+      ...(typeof envOverrides === 'function' ? envOverrides(address) : envOverrides),
+    }),
+    sqsEndpoint: options.sqsEndpoint ?? process.env.SQS_ENDPOINT ?? aws.endpoint,
+    queueUrls: { ...queueUrls, ...options.queueUrls },
+  };
 }
 
 function rejectHandshake(socket: Duplex, status: number, message: string): void {

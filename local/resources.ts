@@ -462,13 +462,15 @@ function variablesReferring(
   logicalId: string,
   functions: Map<string, FunctionDef>,
   environments: Map<string, Record<string, string>>,
-): Map<string, { value: string; functions: string[] }> {
-  const out = new Map<string, { value: string; functions: string[] }>();
+): Map<string, { value: string; given: boolean; functions: string[] }> {
+  const out = new Map<string, { value: string; given: boolean; functions: string[] }>();
   for (const def of functions.values()) {
     for (const [name, ids] of Object.entries(def.environmentRefs)) {
       if (!ids.includes(logicalId)) continue;
       const value = environments.get(def.logicalId)?.[name] ?? def.environment[name] ?? '';
-      const entry = out.get(name) ?? { value, functions: [] };
+      // Overridden (envOverrides, functionEnv, --env): not the template's value.
+      const given = value !== (def.environment[name] ?? '');
+      const entry = out.get(name) ?? { value, given, functions: [] };
       entry.functions.push(def.logicalId);
       out.set(name, entry);
     }
@@ -506,11 +508,12 @@ export function describeResources(
       continue;
     }
     const described = [...variables].map(
-      ([name, v]) => `${name} resolves to '${v.value}' (${v.functions.join(', ')})`,
+      ([name, v]) =>
+        `${name} ${v.given ? 'is' : 'resolves to'} '${v.value}' (${v.functions.join(', ')}${v.given ? ', given' : ''})`,
     );
-    const names = [...variables.keys()];
+    const names = [...variables].filter(([, v]) => !v.given).map(([name]) => name);
     const fix =
-      PROVIDED_TYPES.has(type) && !endpoint
+      (PROVIDED_TYPES.has(type) && !endpoint) || names.length === 0
         ? ''
         : ` — set ${names.length === 1 ? 'it' : 'them'} with --env ${names[0]}=… (envOverrides) if the functions need ${type.startsWith('AWS::ElastiCache') ? 'the cache' : 'it'}`;
     lines.push(`${type} ${logicalId}: ${why}; ${described.join(', ')}${fix}`);

@@ -7,9 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { findMotoServer } from '../../local/resources';
 import { connect, waitFor } from './support/clients';
 
 const ROOT = join(__dirname, '..', '..');
+const motoServer = findMotoServer([ROOT]);
 const TSX = require.resolve('tsx/cli');
 
 function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
@@ -31,6 +33,21 @@ function run(args: string[]): { child: ChildProcess; output: () => string; exite
   return { child, output: () => text, exited };
 }
 
+/** The CLI's start: resolves with the ready line's URL, or rejects with its output when it exits first. */
+async function ready(cli: ReturnType<typeof run>): Promise<string> {
+  let exit: number | null | undefined;
+  void cli.exited.then((code) => {
+    exit = code;
+  });
+  const match = await waitFor(
+    () => /ready: (ws:\/\/\S+)/.exec(cli.output()) ?? (exit !== undefined ? ['', ''] : undefined),
+    'the ready line',
+    20_000,
+  );
+  if (!match[1]) throw new Error(`the CLI exited (${exit}): ${cli.output()}`);
+  return match[1];
+}
+
 describe('CLI: local/cli.ts', () => {
   it('documents every option in --help', async () => {
     const cli = run(['--help']);
@@ -50,6 +67,8 @@ describe('CLI: local/cli.ts', () => {
       '--queue-url',
       '--max-frame-bytes',
       '--integration-timeout',
+      '--aws',
+      '--no-aws',
     ]) {
       expect(cli.output()).toContain(option);
     }
@@ -114,4 +133,72 @@ describe('CLI: local/cli.ts', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it("serves the template's stage by default (the StageName of its Stage), not /local", async () => {
+    const cli = run(['--template', 'test/emulator/fixtures/template.yaml', '--port', '0']);
+    try {
+      const url = await ready(cli);
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/fixture$/);
+      expect(cli.output()).toContain(
+        'stage fixture: the StageName of Stage (AWS::ApiGatewayV2::Stage of WebSocketApi)',
+      );
+      const client = await connect(`${url}?token=good`);
+      client.ws.close();
+      await expect(connect(`${url.replace(/fixture$/, 'local')}?token=good`)).rejects.toMatchObject({
+        status: 403,
+      });
+    } finally {
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    }
+  }, 30_000);
+
+  it('refuses a template CloudFormation would refuse, with the reason, and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-cli-'));
+    try {
+      cpSync(join(__dirname, 'fixtures'), dir, { recursive: true });
+      const file = join(dir, 'template.yaml');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace('      RouteKey: oneway\n', '      RouteKey: echo\n'),
+      );
+      const cli = run(['--template', file, '--port', '0']);
+      expect(await cli.exited).toBe(1);
+      expect(cli.output()).toContain(
+        '[gateway] template.yaml: routes EchoRoute and OneWayRoute both have RouteKey echo (CloudFormation refuses this)',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  (motoServer ? it : it.skip)(
+    "--aws moto creates the template's resources on a moto server it starts, and stops it",
+    async () => {
+      const cli = run([
+        '--template',
+        'test/emulator/fixtures/resources/template.yaml',
+        '--port',
+        '0',
+        '--aws',
+        'moto',
+      ]);
+      try {
+        const url = await ready(cli);
+        expect(url).toMatch(/\/Prod$/);
+        expect(cli.output()).toMatch(/resources: on (http:\/\/127\.0\.0\.1:\d+) \(moto started from /);
+        expect(cli.output()).toContain('resources: AWS::SQS::Queue WorkQueue: queue http://127.0.0.1:');
+        const client = await connect(url);
+        client.send({ action: 'env' });
+        expect(JSON.parse(await client.next(10_000)).TABLE).toBe('fixture_connections');
+        client.ws.close();
+      } finally {
+        cli.child.kill('SIGTERM');
+        expect(await cli.exited).toBe(0);
+      }
+      const endpoint = /resources: on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.output())?.[1] as string;
+      await expect(fetch(`${endpoint}/moto-api/`)).rejects.toThrow();
+    },
+    60_000,
+  );
 });

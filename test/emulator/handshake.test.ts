@@ -1,9 +1,13 @@
 /**
  * SPEC §7, handshake: the REQUEST authorizer on $connect (AWS-shaped event; Allow, Deny → 403,
- * Unauthorized → 401, other errors → 500, missing identity source → 401 without invoking it), the
- * $connect handler's status (≥ 400 or a throw rejects the handshake, no socket opens), and posts to a
- * connection whose $connect is still running (410).
+ * Unauthorized thrown or called back → 401, other errors and malformed policies (a returned "Unauthorized"
+ * string included) → 500, missing identity source → 401 without invoking it), the $connect handler's status
+ * (any non-2xx rejects the handshake with that status, a throw with 502, a status that is no final HTTP status
+ * with 502; no socket opens), failing handlers' errors in the log (message and stack, with the route and
+ * connection), a plain HTTP request on the stage path (426), and posts to a connection whose $connect is
+ * still running (410). The sources for each behaviour are in local/gateway.ts and local/README.md.
  */
+import { request } from 'node:http';
 import {
   GetConnectionCommand,
   GoneException,
@@ -93,6 +97,48 @@ describe('Gateway: handshake', () => {
     expect(JSON.parse(rejected.body)).toEqual({ message: 'Unauthorized' });
   });
 
+  it('answers 401 when the authorizer calls back with Unauthorized', async () => {
+    const rejected = await rejectedStatus(`${gateway.url}?token=callback`);
+    expect(rejected.status).toBe(401);
+    expect(JSON.parse(rejected.body)).toEqual({ message: 'Unauthorized' });
+    expect(records('connect')).toHaveLength(0);
+  });
+
+  it('answers 500 when the authorizer returns the string "Unauthorized" (no policy), and says why', async () => {
+    const rejected = await rejectedStatus(`${gateway.url}?token=return-unauthorized`);
+    expect(rejected.status).toBe(500);
+    expect(JSON.parse(rejected.body)).toEqual({ message: 'Internal server error' });
+    expect(fixture.logs.join('\n')).toMatch(
+      /authorizer AuthorizerFunction \S+ 500 invalid response \(returned the string "Unauthorized", not a policy: to answer 401, throw new Error\('Unauthorized'\)/,
+    );
+    expect(records('connect')).toHaveLength(0);
+  });
+
+  it('answers 500 to a malformed policy: no principalId, no policyDocument', async () => {
+    expect((await rejectedStatus(`${gateway.url}?token=no-principal`)).status).toBe(500);
+    expect((await rejectedStatus(`${gateway.url}?token=no-policy`)).status).toBe(500);
+    const lines = fixture.logs.filter((line) => line.startsWith('authorizer '));
+    expect(lines.some((line) => /500 invalid response \(no principalId\)/.test(line))).toBe(true);
+    expect(lines.some((line) => /500 invalid response \(no policyDocument.Statement\)/.test(line))).toBe(
+      true,
+    );
+    expect(records('connect')).toHaveLength(0);
+  });
+
+  it("logs a failing authorizer's error, message and stack in one entry, with the connection", async () => {
+    fixture.logs.length = 0;
+    expect((await rejectedStatus(`${gateway.url}?token=crash`)).status).toBe(500);
+    const connectionId = eventsOf('authorizer')[0]?.requestContext.connectionId as string;
+    const entry = await waitFor(
+      () => fixture.logs.find((line) => line.startsWith(`authorizer AuthorizerFunction ${connectionId} `)),
+      'the authorizer line',
+    );
+    const [first, ...stack] = entry.split('\n');
+    expect(first).toMatch(/ 500 error \(Error: authorizer crashed\) \d+ms$/);
+    expect(stack.length).toBeGreaterThan(0);
+    expect(stack[0]).toMatch(/^ {4}at .*authorizer/);
+  });
+
   it('answers 500 when the authorizer fails otherwise or returns a context that is not flat', async () => {
     expect((await rejectedStatus(`${gateway.url}?token=crash`)).status).toBe(500);
     expect((await rejectedStatus(`${gateway.url}?token=nested`)).status).toBe(500);
@@ -150,8 +196,62 @@ describe('Gateway: handshake', () => {
     expect(disconnectsOf(rejectedIds[0] as string)).toHaveLength(0);
   });
 
-  it('rejects the handshake with 500 when $connect throws', async () => {
-    expect((await rejectedStatus(`${gateway.url}?token=good&throw=1`)).status).toBe(500);
+  it('rejects the handshake with 502 when $connect throws, and logs its error with the route and connection', async () => {
+    fixture.logs.length = 0;
+    const rejected = await rejectedStatus(`${gateway.url}?token=good&throw=1`);
+    expect(rejected.status).toBe(502);
+    expect(JSON.parse(rejected.body)).toEqual({ message: 'Internal server error' });
+    const connectionId = eventsOf('connect')[0]?.requestContext.connectionId as string;
+    const entry = await waitFor(
+      () => fixture.logs.find((line) => line.startsWith(`$connect ConnectFunction ${connectionId} `)),
+      'the $connect line',
+    );
+    const [first, ...stack] = entry.split('\n');
+    expect(first).toMatch(/ 502 error \(Error: connect crashed\) \d+ms$/);
+    expect(stack.length).toBeGreaterThan(0);
+    expect(stack[0]).toMatch(/^ {4}at .*connect/);
+    expect(gateway.connectionIds()).not.toContain(connectionId);
+  });
+
+  it('rejects the handshake on any non-2xx: 3xx with that status, 1xx and invalid codes with 502', async () => {
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=302`)).status).toBe(302);
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=301`)).status).toBe(301);
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=199`)).status).toBe(502);
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=100`)).status).toBe(502);
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=600`)).status).toBe(502);
+    expect((await rejectedStatus(`${gateway.url}?token=good&reject=abc`)).status).toBe(502);
+    expect(fixture.logs.join('\n')).toMatch(
+      /\$connect ConnectFunction \S+ 502 \(statusCode 199 is no final HTTP status\)/,
+    );
+    const rejectedIds = eventsOf('connect').map((e) => e.requestContext.connectionId as string);
+    expect(rejectedIds).toHaveLength(6);
+    expect(gateway.connectionIds().filter((id) => rejectedIds.includes(id))).toEqual([]);
+    // Any 2xx opens it.
+    const client = await connect(`${gateway.url}?token=good&reject=204`);
+    client.ws.close();
+  });
+
+  it('answers 426 Upgrade Required to a plain HTTP request on the stage path, 404 elsewhere', async () => {
+    const get = (path: string, method = 'GET') =>
+      new Promise<{ status: number; upgrade?: string; body: string }>((resolve, reject) => {
+        const req = request(`http://127.0.0.1:${gateway.port}${path}`, { method }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => {
+            body += chunk.toString('utf8');
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, upgrade: res.headers.upgrade, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const plain = await get('/fixture');
+    expect(plain).toMatchObject({ status: 426, upgrade: 'websocket' });
+    expect(JSON.parse(plain.body)).toEqual({ message: 'Upgrade Required' });
+    expect((await get('/fixture/')).status).toBe(426);
+    expect((await get('/fixture/anything?x=1')).status).toBe(426);
+    expect((await get('/fixture', 'POST')).status).toBe(426);
+    expect((await get('/elsewhere')).status).toBe(404);
+    expect(records('authorizer')).toHaveLength(0);
   });
 
   it('selects a subprotocol only when $connect returns Sec-WebSocket-Protocol', async () => {
