@@ -181,6 +181,16 @@ export async function runUnplannedFailoverDrill(
         10_000,
       );
     }
+    // After its sync the primary streams to a replica only from the replica's first REPLCONF ACK (each
+    // second): until then WAIT counts none, and every confirmed write (a $connect too) would be refused.
+    await waitFor(
+      async () => {
+        await primary.admin.set('drill:probe', String(Date.now()));
+        return Number(await primary.admin.call('WAIT', replicas.length, 100)) >= replicas.length;
+      },
+      'the replicas confirming writes',
+      10_000,
+    );
     const [replica, ...others] = replicas as [RedisNode, ...RedisNode[]];
     const endpoint = await TcpProxy.start({ host: '127.0.0.1', port: primary.port });
     proxies.push(endpoint);

@@ -312,7 +312,16 @@ export class Traffic {
       }
     });
     await eachLimit(this.members, this.options.connectConcurrency ?? 20, async (m) => {
-      await m.connect();
+      // A handshake refused with a 5xx (the store busy or not confirming) is retried, as the SDK does.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await m.connect();
+          return;
+        } catch (error) {
+          if (attempt >= 5 || !/^HTTP 5\d\d$/.test((error as Error).message)) throw error;
+          await sleep(100 * 2 ** attempt);
+        }
+      }
     });
   }
 
