@@ -381,7 +381,7 @@ export class Gateway {
 
   private async setup(): Promise<void> {
     for (const warning of this.template.warnings) this.log(`template: ${warning}`);
-    this.log(`stage ${this.stage}: ${this.stageOrigin()}`);
+    if (this.options.stage === undefined) this.log(`stage ${this.stage}: ${this.stageOrigin()}`);
     this.runtime.applyEnvironment();
     for (const line of describeResources(this.template, this.provided, this.aws, this.runtime.environments))
       this.log(`resources: ${line}`);
@@ -412,7 +412,6 @@ export class Gateway {
   }
 
   private stageOrigin(): string {
-    if (this.options.stage !== undefined) return 'the stage option';
     if (this.api.stageName !== undefined)
       return `the StageName of ${this.api.stageLogicalId} (AWS::ApiGatewayV2::Stage of ${this.api.logicalId})`;
     return `${this.api.logicalId} has no AWS::ApiGatewayV2::Stage with a StageName known locally: local`;

@@ -507,9 +507,13 @@ export function describeResources(
       unreferenced.set(why, [...(unreferenced.get(why) ?? []), `${type} ${logicalId}`]);
       continue;
     }
+    const who = (functions: string[]) =>
+      functions.length === template.functions.size && functions.length > 1
+        ? 'every function'
+        : functions.join(', ');
     const described = [...variables].map(
       ([name, v]) =>
-        `${name} ${v.given ? 'is' : 'resolves to'} '${v.value}' (${v.functions.join(', ')}${v.given ? ', given' : ''})`,
+        `${name} ${v.given ? 'is' : 'resolves to'} '${v.value}' (${who(v.functions)}${v.given ? ', given' : ''})`,
     );
     const names = [...variables].filter(([, v]) => !v.given).map(([name]) => name);
     const fix =
