@@ -231,6 +231,24 @@ describe('Gateway: handshake', () => {
     client.ws.close();
   });
 
+  it('answers 504 "Endpoint request timed out" when $connect outlasts a shorter integration timeout', async () => {
+    const short = await startFixture({ integrationTimeoutMs: 300 });
+    try {
+      const held = holdHook('connect');
+      const started = Date.now();
+      const rejected = await rejectedStatus(`${short.gateway.url}?token=good&hold=1`);
+      expect(rejected.status).toBe(504);
+      expect(JSON.parse(rejected.body)).toEqual({ message: 'Endpoint request timed out' });
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(short.logs).toContainEqual(
+        expect.stringMatching(/^\$connect ConnectFunction \S+ 504 timeout \d+ms$/),
+      );
+      held.release();
+    } finally {
+      await short.gateway.close();
+    }
+  });
+
   it('answers 426 Upgrade Required to a plain HTTP request on the stage path, 404 elsewhere', async () => {
     const get = (path: string, method = 'GET') =>
       new Promise<{ status: number; upgrade?: string; body: string }>((resolve, reject) => {
