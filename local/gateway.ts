@@ -16,7 +16,12 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type AwsEndpointsConfig, install as installAwsEndpoints, localCertificate } from './aws-endpoints';
+import {
+  AWS_ENDPOINTS_MODULE,
+  type AwsEndpointsConfig,
+  install as installAwsEndpoints,
+  localCertificate,
+} from './aws-endpoints';
 import {
   authorizerEvent,
   awsId,
@@ -105,8 +110,12 @@ export interface GatewayOptions {
   watch?: boolean;
   /** More directories to watch. */
   watchPaths?: string[];
-  /** Load every function at start instead of at its first invocation. */
+  /** Load every function at start instead of at its first invocation (one warm worker each). */
   preload?: boolean;
+  /** Workers (concurrent invocations) per function at most; beyond, invocations queue. Default 16. */
+  maxConcurrency?: number;
+  /** Run the functions in this process, without isolation (the runtime before workers; the bench's baseline). */
+  inProcess?: boolean;
   /**
    * Where the template's DynamoDB tables, SQS queues and Secrets Manager secrets are created before serving
    * (local/resources.ts): an AWS-compatible endpoint URL, `moto` (a moto server started from
@@ -238,19 +247,17 @@ export class Gateway {
       typeof options.envOverrides === 'function'
         ? options.envOverrides(gatewayAddress)
         : (options.envOverrides ?? {});
-    const noCredentials = !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
     this.runtime = new FunctionRuntime({
       functions: template.functions,
       envOverrides,
       functionEnv:
         typeof options.functionEnv === 'function' ? options.functionEnv(gatewayAddress) : options.functionEnv,
-      envDefaults: {
-        AWS_REGION: template.region,
-        AWS_DEFAULT_REGION: template.region,
-        ...(options.dummyCredentials !== false && noCredentials
-          ? { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }
-          : {}),
-      },
+      region: template.region,
+      dummyCredentials: options.dummyCredentials,
+      maxConcurrency: options.maxConcurrency,
+      inProcess: options.inProcess,
+      // Each worker serves the API's AWS host names to its function (local/aws-endpoints.ts).
+      preload: options.inProcess ? [] : [{ module: AWS_ENDPOINTS_MODULE, config: this.awsEndpoints }],
       log,
     });
     this.wss = new WebSocketServer({
@@ -394,7 +401,8 @@ export class Gateway {
       server.on('request', (req, res) => this.onRequest(req, res));
     }
     if (this.options.preload) {
-      for (const [id, def] of this.template.functions) if (!def.problem) this.runtime.preload(id);
+      const ids = [...this.template.functions].filter(([, def]) => !def.problem).map(([id]) => id);
+      await Promise.all(ids.map((id) => this.runtime.preload(id)));
     }
     if (this.options.watch) await this.startWatching();
     await this.startSqsSources();
@@ -636,6 +644,7 @@ export class Gateway {
         connection.connectionId,
         `${status} ${verdict}`,
         outcome.durationMs,
+        outcome,
       ) + error,
     );
     return status;
@@ -752,6 +761,7 @@ export class Gateway {
         connection.connectionId,
         describe ? describe(outcome, status) : status,
         outcome.durationMs,
+        outcome,
       ) + (route.routeKey !== '$connect' || outcome.ok || outcome.timedOut ? '' : stackBlock(outcome.error)),
     );
     return outcome;
@@ -830,7 +840,7 @@ export class Gateway {
       [this.server, this.httpsServer].map((server) => new Promise((resolve) => server.close(resolve))),
     );
     this.uninstallAwsEndpoints?.();
-    this.runtime.restoreEnvironment();
+    await this.runtime.close();
     await this.aws?.stop();
   }
 

@@ -219,7 +219,16 @@ export class SqsEventSource {
       : outcome.timedOut
         ? 'timeout'
         : `error (${outcome.error?.message})`;
-    log(invocationLine(`sqs:${source.queueName}`, source.functionId, undefined, status, outcome.durationMs));
+    log(
+      invocationLine(
+        `sqs:${source.queueName}`,
+        source.functionId,
+        undefined,
+        status,
+        outcome.durationMs,
+        outcome,
+      ),
+    );
   }
 }
 

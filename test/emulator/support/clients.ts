@@ -3,10 +3,11 @@
  * collected, the real management API client, and waits that fail with a clear message.
  */
 import { join } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import WebSocket from 'ws';
 import { Gateway, type GatewayOptions } from '../../../local/gateway';
-import type { Recorded } from '../fixtures/handlers/recorder';
+import { RECORDER_CHANNEL, type Recorded, type RecorderMessage } from '../fixtures/handlers/recorder';
 
 export const FIXTURE_TEMPLATE = join(__dirname, '..', 'fixtures', 'template.yaml');
 
@@ -34,6 +35,25 @@ const store = globalThis as {
   __emulatorHooks?: Record<string, () => Promise<void>>;
 };
 
+/**
+ * The fixture handlers run in the gateway's worker threads and post what they see here (see
+ * fixtures/handlers/recorder.ts); a hook request is answered once the test's hook (if any) resolves.
+ */
+const recorder = new BroadcastChannel(RECORDER_CHANNEL);
+recorder.unref();
+recorder.onmessage = (message: unknown) => {
+  const data = (message as { data?: RecorderMessage }).data;
+  if (data?.type === 'record') {
+    store.__emulatorRecords ??= [];
+    store.__emulatorRecords.push(data.record);
+  } else if (data?.type === 'hook') {
+    const held = store.__emulatorHooks?.[data.name]?.() ?? Promise.resolve();
+    void held.then(() => recorder.postMessage({ type: 'release', id: data.id } satisfies RecorderMessage));
+  }
+};
+// Jest runs test files one after another in a process: each file's module instance answers its own hooks.
+if (typeof afterAll === 'function') afterAll(() => recorder.close());
+
 /** A recorded event, asserted field by field. */
 // biome-ignore lint/suspicious/noExplicitAny: recorded events are read loosely in assertions
 export type LooseEvent = Record<string, any>;
@@ -45,7 +65,7 @@ export function eventsOf(kind: string, connectionId?: string): LooseEvent[] {
     .filter((e) => connectionId === undefined || e.requestContext?.connectionId === connectionId);
 }
 
-/** Events the fixture handlers recorded (they run in this process). */
+/** Events the fixture handlers recorded (posted from the gateway's workers). */
 export function records(kind?: string): Recorded[] {
   return (store.__emulatorRecords ?? []).filter((r) => kind === undefined || r.kind === kind);
 }
