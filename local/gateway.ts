@@ -393,9 +393,9 @@ export class Gateway {
     for (const line of describeResources(this.template, this.provided, this.aws, this.runtime.environments))
       this.log(`resources: ${line}`);
     this.logUnresolvedEnvironment();
-    // The functions run in this process: the API's AWS host names are served here for them. (In a worker
-    // runtime, the same install() is the workers' preload.)
-    this.uninstallAwsEndpoints = installAwsEndpoints(this.awsEndpoints);
+    // The API's AWS host names are served in the functions' context only: each worker's preload, or this
+    // process when the functions run in it (inProcess). Other code of this process is not redirected.
+    if (this.options.inProcess) this.uninstallAwsEndpoints = installAwsEndpoints(this.awsEndpoints);
     for (const server of [this.server, this.httpsServer]) {
       server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
       server.on('request', (req, res) => this.onRequest(req, res));

@@ -131,6 +131,10 @@ describe('Gateway: management endpoints as code on AWS builds them', () => {
     }
   });
 
+  it("redirects inside the functions only: the gateway's own process is untouched", () => {
+    expect(routeFor(gateway.domainName)).toBeUndefined();
+  });
+
   it('keeps the local http management endpoint for other processes', async () => {
     expect(gateway.managementEndpoint).toBe(`http://127.0.0.1:${gateway.port}/dev`);
     const ids = gateway.connectionIds();
@@ -188,7 +192,7 @@ describe('Gateway: the SDK endpoint settings and options', () => {
     const client = await connect(gateway.url);
     try {
       expect(gateway.domainName).toBe(`${gateway.apiId}.execute-api.eu-west-3.amazonaws.com`);
-      for (const via of ['domainName', 'templateEnv']) {
+      for (const via of ['domainName', 'templateEnv', 'executeApi']) {
         const answer = await ask(client, { action: 'post', via, client: 'fetch' });
         expect(answer).toMatchObject({ ok: true, domainName: gateway.domainName, posted: [{ via }] });
       }
@@ -226,6 +230,22 @@ describe('Gateway: the SDK endpoint settings and options', () => {
       client.ws.close();
       await gateway.close();
     }
+  });
+
+  it('functions in the gateway process (inProcess) are served the same way, until close', async () => {
+    const { gateway } = await start({ inProcess: true });
+    const client = await connect(gateway.url);
+    try {
+      expect(routeFor(gateway.domainName)).toMatchObject({ port: gateway.httpsPort });
+      for (const kind of ['sdk', 'fetch', 'https']) {
+        const answer = await ask(client, { action: 'post', via: 'domainName', client: kind });
+        expect(answer).toMatchObject({ ok: true, posted: [{ via: 'domainName', client: kind }] });
+      }
+    } finally {
+      client.ws.close();
+      await gateway.close();
+    }
+    expect(routeFor(gateway.domainName)).toBeUndefined();
   });
 
   it('a stage parameter the caller sets is left as it is', async () => {
