@@ -3,16 +3,12 @@
  * resume page, each join) with WAIT, a pipeline whose redirects ioredis does not follow: the store does
  * (fb5f361: a MOVED refreshes the slot map and the pipeline goes again; ASK and TRYAGAIN are retried a few
  * times). Each slot stays half-moved for 300 ms (keys on both masters: ASK, TRYAGAIN).
- *
- * KNOWN BUG (issue 14, layers/shared/src/room-store.ts runConfirmed; `.failing` until fixed, then make it a
- * plain `it`): the redirect retries end after 4 attempts (about 150 ms of ASK/TRYAGAIN), and the last
- * redirect is thrown as is: MOVED and ASK are not transient replies, so the send is answered `internal`
- * (not `unavailable`, which the client would resend). Measured: 2-3 `internal` per run with a 150 ms hold.
+ * A redirect still not followed after those retries is answered `unavailable` and resent by the client.
  */
 import { CLUSTER_RESHARD_SHORT, runClusterReshardDrill } from './cluster-reshard';
 
 describe('drill: Redis Cluster resharding under traffic, MIN_REPLICA_ACKS=1', () => {
-  it.failing('KNOWN BUG, expected to fail until a confirmed script’s last redirect is unavailable: every redirect followed, 0 lost, 0 duplicated', async () => {
+  it('every redirect followed (or answered unavailable and resent), 0 lost, 0 duplicated', async () => {
     const result = await runClusterReshardDrill({ ...CLUSTER_RESHARD_SHORT, minReplicaAcks: 1, holdMs: 300 });
     const f = result.integrity;
     expect(result.internal).toBe(0);

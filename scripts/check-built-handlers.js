@@ -16,9 +16,19 @@ if (!existsSync(join(layerModules, '@classroom', 'shared'))) {
   process.exit(1);
 }
 
+/** A template parameter's Default, read from template.yaml (the publish window has no second copy). */
+function parameterDefault(name) {
+  const template = require('node:fs').readFileSync(resolve(__dirname, '..', 'template.yaml'), 'utf8');
+  const match = new RegExp(`\\n  ${name}:\\n(?:    .*\\n)*?    Default: "?([^"\\n]+)"?\\n`).exec(template);
+  if (!match) throw new Error(`template.yaml has no Default for the parameter ${name}`);
+  return match[1];
+}
+
 // What a function's configuration holds on AWS; values that would need AWS are placeholders that nothing may
 // contact at load time (.invalid never resolves).
 Object.assign(process.env, {
+  PUBLISH_VISIBILITY_TIMEOUT_SECONDS: parameterDefault('PublishVisibilityTimeoutSeconds'),
+  PUBLISH_MAX_RECEIVES: parameterDefault('PublishMaxReceives'),
   AWS_REGION: 'us-east-1',
   AWS_LAMBDA_FUNCTION_NAME: 'load-check',
   NODE_OPTIONS: '',

@@ -18,6 +18,8 @@ describe('Function: storeError', () => {
     ['a node still loading', reply('LOADING Redis is loading the dataset in memory')],
     ['a cluster without a quorum', reply('CLUSTERDOWN The cluster is down')],
     ['a slot being migrated', reply('TRYAGAIN Multiple keys request during rehashing of slot')],
+    ['a redirect still not followed after a slot map refresh', reply('MOVED 4882 127.0.0.1:30002')],
+    ['a slot half-moved past the retries', reply('ASK 9073 127.0.0.1:30003')],
     ['a lost connection', new Error('Connection is closed.')],
     ['a command timeout', new Error('Command timed out')],
   ])('makes %s a StoreUnavailableError (the client may resend)', (_case, error) => {

@@ -38,8 +38,8 @@ export interface ScriptClient {
 
 /**
  * The store could not do its part in time: Redis unreachable or timing out, in a failover (READONLY,
- * LOADING, MASTERDOWN, CLUSTERDOWN, TRYAGAIN, UNBLOCKED: a WAIT on a primary being demoted), or full
- * (OOM under `noeviction`). Nothing was
+ * LOADING, MASTERDOWN, CLUSTERDOWN, UNBLOCKED: a WAIT on a primary being demoted), a slot moving
+ * (MOVED, ASK, TRYAGAIN not followed in time), or full (OOM under `noeviction`). Nothing was
  * acknowledged: the client may resend (SPEC `unavailable`).
  */
 export class StoreUnavailableError extends Error {
@@ -50,7 +50,7 @@ export class StoreUnavailableError extends Error {
 }
 
 const TRANSIENT_REPLIES =
-  /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY|UNBLOCKED)\b/;
+  /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY|UNBLOCKED|MOVED|ASK)\b/;
 
 /** Redis server replies are ReplyErrors (their name); anything else is the connection's failure. */
 function isTransient(error: Error): boolean {
