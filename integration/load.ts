@@ -70,9 +70,12 @@ const invocations: Record<Phase, { count: number; failed: number; maxMs: number;
     close: { count: 0, failed: 0, maxMs: 0, firstFailures: [] },
   };
 
-/** One gateway log line per invocation: `trigger function connectionId status NNms`. */
+/**
+ * One gateway log line per invocation: `trigger function connectionId status NNms`, with
+ * `(queued N ms: why)` before the status when it waited for a worker.
+ */
 function onGatewayLine(line: string): void {
-  const match = /^(\S+) (\S+) (\S+) (.+) (\d+)ms$/.exec(line);
+  const match = /^(\S+) (\S+) (\S+) (?:\(queued [^)]*\) )?(.+) (\d+)ms$/.exec(line);
   if (!match) return;
   const [, trigger, , , status, ms] = match;
   const bucket = invocations[phase];
@@ -250,8 +253,6 @@ async function main(): Promise<void> {
   await gateway.close();
   const closeSeconds = (performance.now() - closeStarted) / 1000;
   clearInterval(memTimer);
-  const { closeRedis } = await import('@classroom/shared');
-  await closeRedis();
   await redis.stop();
 
   const errors = [...stats.errorFrames].map(([code, n]) => `${code}=${n}`).join(' ') || 'none';

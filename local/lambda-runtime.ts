@@ -22,11 +22,20 @@
  * `inProcess: true` keeps the former runtime (the bench's baseline): functions loaded in this process,
  * sharing its `process.env` and module state, no crash isolation.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { buildSync } from 'esbuild';
+import { build, buildSync, version as esbuildVersion } from 'esbuild';
 import type {
   FromWorker,
   InvokeContextFields,
@@ -69,8 +78,9 @@ export interface InvocationOutcome {
   /** A worker was started for this invocation; `initMs` is its init (module load). */
   coldStart?: boolean;
   initMs?: number;
-  /** Time spent waiting for a worker because the function was at `maxConcurrency`. */
+  /** Time spent waiting for a worker (every worker busy at `maxConcurrency`, or cold starts at their limit). */
   queuedMs?: number;
+  queuedBecause?: string;
 }
 
 /** A module every worker loads before the handler: it exports `install(config)`. */
@@ -96,6 +106,11 @@ export interface RuntimeOptions {
   dummyCredentials?: boolean;
   /** Workers per function at most (concurrent invocations); beyond, invocations queue. Default 16. */
   maxConcurrency?: number;
+  /**
+   * Cold starts in progress at once, over every function (default: the CPU count); a burst's other
+   * invocations wait for the first worker that is ready or free.
+   */
+  maxConcurrentInits?: number;
   /** Init (module load) limit of a worker, as Lambda's 10 s. */
   initTimeoutMs?: number;
   /** Modules each worker runs before loading its handler (e.g. local/aws-endpoints.ts). */
@@ -182,6 +197,112 @@ export function runtimeSdkSummary(): string {
 }
 
 let compiledBootstrap: string | undefined;
+
+/**
+ * A CommonJS TypeScript handler bundled as `sam build` does (esbuild: bundle, platform node, CommonJS), its
+ * own code, its layers (tsconfig paths) and its packages in one file, except the packages the Lambda
+ * runtime provides (`@aws-sdk/*`, `@smithy/*`: the function's own copy, else the runtime's). A worker loads
+ * one file instead of hundreds: a cold start takes about a third of tsx's. Inline source map without the
+ * sources (stack traces name the .ts files and lines).
+ *
+ * Bundles are kept in memory and in a cache directory (BUNDLE_CACHE_DIR), valid while every input file has
+ * its size and mtime: a second gateway (another test file, a restart) reuses them.
+ */
+async function bundleHandler(
+  sourceFile: string,
+  tsconfig: string | undefined,
+): Promise<{ code: string; cached: boolean }> {
+  const key = createHash('sha1')
+    .update(JSON.stringify([BUNDLE_FORMAT, sourceFile, tsconfig, esbuildVersion, process.versions.node]))
+    .digest('hex');
+  const remembered = bundleMemo.get(key) ?? readCachedBundle(key);
+  if (remembered && inputsUnchanged(remembered)) {
+    bundleMemo.set(key, remembered);
+    return { code: remembered.code, cached: true };
+  }
+  const workingDir = dirname(sourceFile);
+  const result = await build({
+    entryPoints: [sourceFile],
+    // Beside the handler: the map's paths (and __dirname) are relative to its directory.
+    outfile: join(workingDir, `${basename(sourceFile)}.bundle.js`),
+    absWorkingDir: workingDir,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: `node${process.versions.node.split('.')[0]}`,
+    external: ['@aws-sdk/*', '@smithy/*'],
+    sourcemap: 'inline',
+    sourcesContent: false,
+    metafile: true,
+    ...(tsconfig ? { tsconfig } : {}),
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = (result.outputFiles[0] as { text: string }).text;
+  const inputs: Record<string, string> = {};
+  for (const input of [...Object.keys(result.metafile.inputs), ...(tsconfig ? [tsconfig] : [])]) {
+    const file = resolve(workingDir, input);
+    inputs[file] = fileStamp(file);
+  }
+  const entry: CachedBundle = { code, inputs };
+  bundleMemo.set(key, entry);
+  writeCachedBundle(key, entry);
+  return { code, cached: false };
+}
+
+/** Bumped when the bundle options change. */
+const BUNDLE_FORMAT = 1;
+const BUNDLE_CACHE_DIR = join(tmpdir(), `classroom-emulator-bundles-${process.getuid?.() ?? 'user'}`);
+
+interface CachedBundle {
+  code: string;
+  /** Input file → size and mtime. */
+  inputs: Record<string, string>;
+}
+
+const bundleMemo = new Map<string, CachedBundle>();
+
+function fileStamp(file: string): string {
+  try {
+    const stat = statSync(file);
+    return `${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function inputsUnchanged(entry: CachedBundle): boolean {
+  return Object.entries(entry.inputs).every(([file, stamp]) => fileStamp(file) === stamp);
+}
+
+function readCachedBundle(key: string): CachedBundle | undefined {
+  try {
+    return JSON.parse(readFileSync(join(BUNDLE_CACHE_DIR, `${key}.json`), 'utf8')) as CachedBundle;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCachedBundle(key: string, entry: CachedBundle): void {
+  try {
+    mkdirSync(BUNDLE_CACHE_DIR, { recursive: true });
+    const file = join(BUNDLE_CACHE_DIR, `${key}.json`);
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(partial, JSON.stringify(entry));
+    renameSync(partial, file);
+  } catch {
+    // A cache only.
+  }
+}
+
+/** Forgets remembered bundles (a reload): the next build checks its inputs again. */
+function forgetBundles(): void {
+  bundleMemo.clear();
+}
+
+function firstLine(error: unknown): string {
+  return (asError(error).message.split('\n')[0] ?? '').slice(0, 200);
+}
 const compiledPreloads = new Map<string, string>();
 
 /** CommonJS for a TypeScript file and what it imports (packages stay `require()`s), with an inline map. */
@@ -326,12 +447,52 @@ interface Job {
   finished: (fields: Partial<InvocationOutcome>) => void;
 }
 
+/**
+ * Cold starts in progress, over every function: at most `limit` at once (default: the CPU count). Module
+ * loading is CPU-bound; twenty workers loading at once on two cores each take ten times longer, so
+ * invocations of a burst wait for the first worker that is ready or free instead.
+ */
+class InitGate {
+  private running = 0;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(readonly limit: number) {}
+
+  tryAcquire(): boolean {
+    if (this.running >= this.limit) return false;
+    this.running++;
+    return true;
+  }
+
+  release(): void {
+    this.running--;
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  onRelease(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+type QueueReason = 'cap' | 'init';
+
+interface Waiter {
+  reason: QueueReason;
+  take: (slot: Slot | undefined, cold: boolean) => void;
+}
+
 class FunctionPool {
   private readonly slots: Slot[] = [];
   /** Invocations waiting for a worker; `take(undefined)` when the runtime closes. */
-  private readonly waiting: Array<{ take: (slot: Slot | undefined, cold: boolean) => void }> = [];
+  private readonly waiting: Waiter[] = [];
   private nextSlot = 1;
   private nextInvocation = 1;
+  /** What a new worker gets (built once per code version: the bundle of a TypeScript handler). */
+  private init?: WorkerInit;
+  private preparing?: Promise<WorkerInit>;
+  private closed = false;
+  private readonly stopListening: () => void;
   readonly stats: FunctionStats = {
     workers: 0,
     busy: 0,
@@ -347,12 +508,15 @@ class FunctionPool {
 
   constructor(
     private readonly def: FunctionDef,
-    private readonly workerInit: () => WorkerInit,
+    private readonly prepare: () => Promise<WorkerInit>,
     private readonly workerEnv: (logStream: string) => Record<string, string>,
     private readonly cap: number,
+    private readonly gate: InitGate,
     private readonly initTimeoutMs: number,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.stopListening = gate.onRelease(() => this.pump());
+  }
 
   private live(): Slot[] {
     return this.slots.filter((s) => s.state !== 'dead');
@@ -370,12 +534,28 @@ class FunctionPool {
     };
   }
 
-  /** Starts a worker; it is busy (reserved) until its init ends. */
-  private start(): Slot {
+  /** The worker init, built on first use and after a reload. */
+  private prepared(): Promise<WorkerInit> {
+    if (this.init) return Promise.resolve(this.init);
+    if (!this.preparing) {
+      const preparing = this.prepare().then((init) => {
+        if (this.preparing === preparing) this.init = init;
+        return init;
+      });
+      this.preparing = preparing;
+      preparing.catch(() => {
+        if (this.preparing === preparing) this.preparing = undefined;
+      });
+    }
+    return this.preparing;
+  }
+
+  /** Starts a worker (the caller holds an init slot); it is busy (reserved) until its init ends. */
+  private start(init: WorkerInit): Slot {
     const stream = logStreamName();
     const worker = new Worker(workerBootstrap(), {
       eval: true,
-      workerData: this.workerInit(),
+      workerData: init,
       env: this.workerEnv(stream),
       execArgv: workerExecArgv(),
       resourceLimits: { maxOldGenerationSizeMb: Math.max(this.def.memoryMb, 64) },
@@ -398,22 +578,29 @@ class FunctionPool {
     this.slots.push(slot);
     this.stats.coldStarts++;
     this.stats.peakWorkers = Math.max(this.stats.peakWorkers, this.live().length);
+    let initDone = false;
+    const endInit = () => {
+      if (initDone) return;
+      initDone = true;
+      clearTimeout(initTimer);
+      this.gate.release();
+    };
     const initTimer = setTimeout(() => {
       this.stats.initErrors++;
       this.end(slot, new Error(`Init timed out after ${(this.initTimeoutMs / 1000).toFixed(2)} seconds`));
     }, this.initTimeoutMs);
     slot.onEnd = (error) => {
-      clearTimeout(initTimer);
+      endInit();
       readyReject(error);
     };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') {
-        clearTimeout(initTimer);
         slot.onEnd = undefined;
         readyResolve(message.initMs);
         this.log(
           `cold start ${this.def.logicalId}: worker ${slot.n} ready in ${message.initMs} ms (${this.live().length} of at most ${this.cap})`,
         );
+        endInit();
       } else if (message.type === 'init-error') {
         this.stats.initErrors++;
         this.end(slot, toError(message.error), false);
@@ -457,26 +644,52 @@ class FunctionPool {
     this.pump();
   }
 
-  /** Starts workers for queued invocations while under the cap. */
+  /** Starts workers for queued invocations while under the cap and the cold-start limit. */
   private pump(): void {
-    while (this.waiting.length > 0 && this.live().length < this.cap) {
-      const waiter = this.waiting.shift() as (typeof this.waiting)[number];
-      waiter.take(this.start(), true);
+    if (this.closed || this.waiting.length === 0) return;
+    if (!this.init) {
+      // A reload in between: build first.
+      void this.prepared().then(
+        () => this.pump(),
+        (error: unknown) => {
+          for (const waiter of this.waiting.splice(0)) waiter.take(undefined, false);
+          this.log(`${this.def.logicalId}: ${asError(error).message}`);
+        },
+      );
+      return;
+    }
+    while (this.waiting.length > 0 && this.live().length < this.cap && this.gate.tryAcquire()) {
+      const waiter = this.waiting.shift() as Waiter;
+      waiter.take(this.start(this.init), true);
     }
   }
 
-  private acquire(): Promise<{ slot?: Slot; cold: boolean; queuedMs?: number }> {
+  private acquire(init: WorkerInit): Promise<{ slot?: Slot; cold: boolean; queued?: Queued }> {
     const idle = this.slots.find((s) => s.state === 'idle');
     if (idle) {
       idle.state = 'busy';
       idle.worker.ref();
       return Promise.resolve({ slot: idle, cold: false });
     }
-    if (this.live().length < this.cap) return Promise.resolve({ slot: this.start(), cold: true });
+    const underCap = this.live().length < this.cap;
+    if (underCap && this.gate.tryAcquire()) return Promise.resolve({ slot: this.start(init), cold: true });
     const since = performance.now();
+    const reason: QueueReason = underCap ? 'init' : 'cap';
     return new Promise((resolveSlot) =>
       this.waiting.push({
-        take: (slot, cold) => resolveSlot({ slot, cold, queuedMs: Math.round(performance.now() - since) }),
+        reason,
+        take: (slot, cold) =>
+          resolveSlot({
+            slot,
+            cold,
+            queued: {
+              ms: Math.round(performance.now() - since),
+              reason:
+                reason === 'cap'
+                  ? `${this.cap} workers busy`
+                  : `cold starts limited to ${this.gate.limit} at a time`,
+            },
+          }),
       }),
     );
   }
@@ -505,18 +718,36 @@ class FunctionPool {
 
   /** Starts one worker now (preload); rejects with its init error. */
   async warm(): Promise<void> {
+    const init = await this.prepared();
     if (this.live().length >= this.cap) return;
-    const slot = this.start();
+    while (!this.gate.tryAcquire()) {
+      await new Promise<void>((resolve) => {
+        const stop = this.gate.onRelease(() => {
+          stop();
+          resolve();
+        });
+      });
+    }
+    const slot = this.start(init);
     await slot.ready;
     this.release(slot);
   }
 
   async run(job: Job): Promise<void> {
-    const { slot, cold, queuedMs } = await this.acquire();
+    let init: WorkerInit;
+    try {
+      init = await this.prepared();
+    } catch (error) {
+      job.finished({ error: asError(error) });
+      return;
+    }
+    const { slot, cold, queued } = await this.acquire(init);
+    const queuedMs = queued?.ms;
+    const queuedBecause = queued?.reason;
     if (!slot) {
       const closed = new Error('the function runtime is closed');
       closed.name = 'RuntimeClosed';
-      job.finished({ error: closed, queuedMs });
+      job.finished({ error: closed, queuedMs, queuedBecause });
       return;
     }
     if (job.abandoned()) {
@@ -529,12 +760,12 @@ class FunctionPool {
       try {
         initMs = await slot.ready;
       } catch (error) {
-        job.finished({ error: asError(error), coldStart: true, queuedMs });
+        job.finished({ error: asError(error), coldStart: true, queuedMs, queuedBecause });
         return;
       }
       slot.state = 'busy';
     }
-    const notes = { coldStart: cold, initMs, queuedMs };
+    const notes = { coldStart: cold, initMs, queuedMs, queuedBecause };
     const timeoutMs = this.def.timeoutSeconds * 1000;
     const id = this.nextInvocation++;
     await new Promise<void>((done) => {
@@ -602,8 +833,10 @@ class FunctionPool {
     });
   }
 
-  /** Ends idle workers now and busy ones after their invocation (their code changed). */
+  /** Ends idle workers now and busy ones after their invocation (their code changed); rebuilds on next use. */
   retireAll(): void {
+    this.init = undefined;
+    this.preparing = undefined;
     for (const slot of [...this.slots]) {
       if (slot.state === 'idle') {
         slot.state = 'dead';
@@ -616,6 +849,8 @@ class FunctionPool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopListening();
     const closed = new Error('the function runtime is closed');
     closed.name = 'RuntimeClosed';
     for (const waiter of this.waiting.splice(0)) waiter.take(undefined, false);
@@ -631,6 +866,11 @@ class FunctionPool {
   }
 }
 
+interface Queued {
+  ms: number;
+  reason: string;
+}
+
 // ---- the runtime -----------------------------------------------------------------------------------------
 
 export class FunctionRuntime {
@@ -640,6 +880,7 @@ export class FunctionRuntime {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly inProcess?: InProcessFunctions;
   private readonly maxConcurrency: number;
+  private readonly gate: InitGate;
   private closed = false;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -651,6 +892,7 @@ export class FunctionRuntime {
       });
     }
     this.maxConcurrency = Math.max(1, options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY);
+    this.gate = new InitGate(Math.max(1, options.maxConcurrentInits ?? availableParallelism()));
     if (options.inProcess) this.inProcess = new InProcessFunctions(options, this.environments);
   }
 
@@ -749,6 +991,7 @@ export class FunctionRuntime {
       this.inProcess.invalidate(dirs);
       return;
     }
+    forgetBundles();
     for (const pool of this.pools.values()) pool.retireAll();
   }
 
@@ -813,6 +1056,7 @@ export class FunctionRuntime {
       () => this.workerInit(def, sourceFile),
       (stream) => this.workerEnvironment(functionId, stream),
       this.maxConcurrency,
+      this.gate,
       this.options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS,
       this.options.log,
     );
@@ -820,15 +1064,35 @@ export class FunctionRuntime {
     return pool;
   }
 
-  private workerInit(def: FunctionDef, sourceFile: string): WorkerInit {
+  /** What a worker of the function gets: for a CommonJS TypeScript handler, its bundle. */
+  private async workerInit(def: FunctionDef, sourceFile: string): Promise<WorkerInit> {
     const typescript = TYPESCRIPT.test(sourceFile);
+    const format = moduleFormat(sourceFile);
+    const tsconfig = typescript ? nearestTsconfig(dirname(sourceFile)) : undefined;
+    let bundle: string | undefined;
+    if (typescript && format === 'commonjs') {
+      const started = performance.now();
+      try {
+        const bundled = await bundleHandler(sourceFile, tsconfig);
+        bundle = bundled.code;
+        if (!bundled.cached)
+          this.options.log(
+            `bundle ${def.logicalId}: ${relative(process.cwd(), sourceFile)} in ${Math.round(performance.now() - started)} ms (${Math.round(bundle.length / 1024)} KB; @aws-sdk/* and @smithy/* from the runtime)`,
+          );
+      } catch (error) {
+        this.options.log(
+          `bundle ${def.logicalId}: esbuild could not bundle ${sourceFile} (${firstLine(error)}); it loads with tsx instead`,
+        );
+      }
+    }
     return {
       functionId: def.logicalId,
       sourceFile,
       exportName: def.exportName,
-      format: moduleFormat(sourceFile),
+      format,
       typescript,
-      tsconfig: typescript ? nearestTsconfig(dirname(sourceFile)) : undefined,
+      tsconfig,
+      bundle,
       tsxCjsApi: require.resolve('tsx/cjs/api'),
       tsxEsmApi: tsxEsmApi(),
       runtimeSdkParent: join(REPO_ROOT, 'package.json'),
@@ -890,9 +1154,12 @@ export function invocationLine(
   connectionId: string | undefined,
   status: string,
   durationMs: number,
-  outcome?: Pick<InvocationOutcome, 'queuedMs'>,
+  outcome?: Pick<InvocationOutcome, 'queuedMs' | 'queuedBecause'>,
 ): string {
-  const queued = outcome?.queuedMs !== undefined ? ` (queued ${outcome.queuedMs} ms: at maxConcurrency)` : '';
+  const queued =
+    outcome?.queuedMs !== undefined
+      ? ` (queued ${outcome.queuedMs} ms${outcome.queuedBecause ? `: ${outcome.queuedBecause}` : ''})`
+      : '';
   return `${trigger} ${functionId}${connectionId ? ` ${connectionId}` : ''}${queued} ${status} ${durationMs}ms`;
 }
 

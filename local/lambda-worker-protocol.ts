@@ -23,6 +23,11 @@ export interface WorkerInit {
   format: 'commonjs' | 'module';
   /** TypeScript source: tsx's loader is registered in the worker before the handler loads. */
   typescript: boolean;
+  /**
+   * The handler module bundled by the runtime (CommonJS, a TypeScript handler's own code and packages): the
+   * worker compiles it as `sourceFile`. Without it, TypeScript loads through tsx.
+   */
+  bundle?: string;
   /** The tsconfig.json nearest to the handler (paths, jsx…), for tsx. */
   tsconfig?: string;
   /** tsx's CommonJS API (`tsx/cjs/api`) and its ES module API (`tsx/esm/api`, import condition). */

@@ -144,16 +144,7 @@ async function runPreloads(): Promise<void> {
   for (const preload of init.preload) {
     let exported: { install?: (config: unknown) => unknown };
     if (preload.code !== undefined) {
-      const mod = new Module(preload.filename) as Module & {
-        _compile(code: string, filename: string): void;
-        paths: string[];
-      };
-      mod.filename = preload.filename;
-      mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
-        preload.filename.replace(/[\\/][^\\/]*$/, ''),
-      );
-      mod._compile(preload.code, preload.filename);
-      exported = mod.exports as typeof exported;
+      exported = compileAs(preload.filename, preload.code) as typeof exported;
     } else {
       exported = createRequire(preload.filename)(preload.filename) as typeof exported;
     }
@@ -163,12 +154,27 @@ async function runPreloads(): Promise<void> {
   }
 }
 
+/** The bundle compiled as the handler's own file: its `require`s resolve from the handler's directory. */
+function compileAs(filename: string, code: string): Record<string, unknown> {
+  const mod = new Module(filename) as Module & { _compile(code: string, filename: string): void };
+  mod.filename = filename;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
+    filename.replace(/[\\/][^\\/]*$/, ''),
+  );
+  mod._compile(code, filename);
+  mod.loaded = true;
+  return mod.exports as Record<string, unknown>;
+}
+
 async function loadHandler(): Promise<Handler> {
   installCommonJsSdkFallback();
-  if (init.typescript && init.format === 'commonjs') registerTsxCommonJs();
+  if (init.bundle !== undefined) process.setSourceMapsEnabled(true);
+  else if (init.typescript && init.format === 'commonjs') registerTsxCommonJs();
   await runPreloads();
   let mod: Record<string, unknown>;
-  if (init.format === 'commonjs') {
+  if (init.bundle !== undefined) {
+    mod = compileAs(init.sourceFile, init.bundle);
+  } else if (init.format === 'commonjs') {
     try {
       mod = createRequire(init.sourceFile)(init.sourceFile) as Record<string, unknown>;
     } catch (error) {

@@ -1,5 +1,6 @@
 /**
- * Runs a function's handler in-process with a sample event, like `sam local invoke -e` without Docker:
+ * Runs a function's handler with a sample event, like `sam local invoke -e` without Docker (in a worker thread
+ * of the emulator's function runtime, as the gateway runs it):
  *   npm run invoke -- <FunctionLogicalId> events/<file>.json [<FunctionLogicalId> events/<file>.json ...]
  * Several pairs run in order against the same Redis (e.g. ConnectFunction, then SendMessageFunction).
  * The function gets its template environment, with the local settings on top: REDIS_URL (else a
@@ -86,8 +87,8 @@ async function main(): Promise<void> {
     else console.error(`invocation failed${outcome.timedOut ? ' (timeout)' : ''}: ${outcome.error?.message}`);
     failed ||= !outcome.ok;
   }
-  const { closeRedis } = await import('@classroom/shared');
-  await closeRedis();
+  // The function's workers (and their Redis clients) end here.
+  await runtime.close();
   management?.close();
   await redis?.stop();
   process.exit(failed ? 1 : 0);

@@ -422,10 +422,8 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
     },
     async stop() {
       sqs?.destroy();
+      // The functions' workers, and their Redis clients, end with the gateway.
       await gateway.close();
-      // The handlers' shared Redis client (module state of this test file's registry).
-      const { closeRedis } = await import('@classroom/shared');
-      await closeRedis();
       await infrastructure.stop();
     },
   };

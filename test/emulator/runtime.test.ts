@@ -291,7 +291,7 @@ exports.handler = async (event) => {
 };`,
       },
       { CountFunction: ['src/', 'count.handler'] },
-      { maxConcurrency: 3 },
+      { maxConcurrency: 3, maxConcurrentInits: 3 },
     );
     const first = await Promise.all([1, 2, 3].map(() => runtime.invoke('CountFunction', { ms: 200 })));
     expect(first.every((o) => o.ok && o.coldStart && o.queuedMs === undefined)).toBe(true);
@@ -310,6 +310,30 @@ exports.handler = async (event) => {
       peakWorkers: 3,
       coldStarts: 3,
     });
+  });
+
+  it('limits cold starts in progress: a burst waits for the first worker ready or free', async () => {
+    const { runtime, logs } = runtimeOf(
+      {
+        'src/slowinit.js': `const until = Date.now() + 150;
+while (Date.now() < until) {} // a CPU-bound init
+exports.handler = async () => ({ statusCode: 200, body: '{}' });`,
+      },
+      { BurstFunction: ['src/', 'slowinit.handler'] },
+      { maxConcurrentInits: 1 },
+    );
+    const burst = await Promise.all(Array.from({ length: 10 }, () => runtime.invoke('BurstFunction', {})));
+    expect(burst.every((o) => o.ok)).toBe(true);
+    const stats = runtime.stats().BurstFunction;
+    // Lambda would start ten environments; here the first one serves most of the burst.
+    expect(stats?.coldStarts).toBeLessThan(10);
+    expect(stats?.peakWorkers).toBe(stats?.coldStarts);
+    const queued = burst.filter((o) => o.queuedMs !== undefined);
+    expect(queued.length).toBeGreaterThan(0);
+    expect(queued[0]?.queuedBecause).toBe('cold starts limited to 1 at a time');
+    expect(logs.filter((line) => line.startsWith('cold start BurstFunction'))).toHaveLength(
+      stats?.coldStarts ?? 0,
+    );
   });
 
   it('loads ES modules (.mjs, "type": "module" with top-level await, .mts) and CommonJS (.cjs, .js, .ts)', async () => {

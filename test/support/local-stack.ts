@@ -65,10 +65,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     secret,
     token: (claims) => mintToken(secret, claims),
     async stop() {
+      // The functions' workers, and their Redis clients, end with the gateway.
       await gateway.close();
-      // The handlers run in this process: close their warm Redis client too.
-      const { closeRedis } = await import('@classroom/shared');
-      await closeRedis();
       await redis.stop();
     },
   };
