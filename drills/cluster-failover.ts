@@ -24,7 +24,8 @@
  *
  * Long form: `npm run drill:cluster:failover -- --rooms-per-master 2 --members 5 --interval 250 --warmup 3
  * --failovers 3 --gap 6 --promote auto|takeover --detect 0.5 --replace 1 --replicas 1 --node-timeout 2000
- * --min-replica-acks 0|1 [--ack-timeout 250]`.
+ * --min-replica-acks 0|1 [--ack-timeout 250] [--in-process]` (the functions in this process instead of the
+ * gateway's worker threads: one Redis client for all, its redirects counted).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterNode, LocalRedisCluster } from '../local/redis-cluster';
@@ -71,6 +72,11 @@ export interface ClusterFailoverOptions {
   nodeTimeoutMs: number;
   minReplicaAcks: number;
   replicaAckTimeoutMs: number;
+  /**
+   * The functions in this process instead of worker threads (one Redis client for every invocation): the
+   * handlers' client's own redirect counts are then reported too.
+   */
+  inProcess?: boolean;
   /** A message is given up this long after its first attempt (default 60 s). */
   retryDeadlineMs?: number;
 }
@@ -170,6 +176,10 @@ export async function runClusterFailoverDrill(
     const started = await startDrillStack({
       redisUrl: c.url,
       redisCluster: true,
+      // One warm worker per function first, and few workers: cold starts cost this machine's CPU.
+      preload: true,
+      maxConcurrency: 4,
+      inProcess: options.inProcess ?? false,
       env: {
         MIN_REPLICA_ACKS: String(options.minReplicaAcks),
         REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
@@ -180,6 +190,7 @@ export async function runClusterFailoverDrill(
       rooms,
       membersPerRoom: options.membersPerRoom,
       intervalMs: options.intervalMs,
+      connectConcurrency: 4,
       retryDeadlineMs: options.retryDeadlineMs ?? 60_000,
       urlFor: (identity, room) => started.memberUrl(identity, room),
     });
@@ -457,6 +468,7 @@ if (require.main === module) {
       nodeTimeoutMs: numberArg(args, 'node-timeout', 2000),
       minReplicaAcks: numberArg(args, 'min-replica-acks', 0),
       replicaAckTimeoutMs: numberArg(args, 'ack-timeout', 250),
+      inProcess: args.has('in-process'),
     };
     const result = await runClusterFailoverDrill(options);
     if (result.integrity.examples.length) console.log(`examples: ${result.integrity.examples.join('; ')}`);

@@ -15,12 +15,13 @@
  * highest acknowledged seq, and every redirect followed: no request failed because of one (no `internal`
  * answer, no redirect reply handed to the product), and the sends answered `unavailable` meanwhile (a
  * TRYAGAIN outlasting the command timeout) were resent and acknowledged. The MOVED/ASK/TRYAGAIN counts
- * are the nodes' own (`INFO errorstats`) and the handlers' client's: followed by ioredis itself, or handed
- * to the store (a script + WAIT pipeline's, which the store sends again after a slot map refresh).
+ * are the nodes' own (`INFO errorstats`) and, with `--in-process` (the functions in this process, not in
+ * the gateway's worker threads), the handlers' client's: followed by ioredis itself, or handed to the store
+ * (a script + WAIT pipeline's, which the store sends again after a slot map refresh).
  *
  * Long form: `npm run drill:cluster:reshard -- --busy-rooms 3 --busy-members 8 --quiet-rooms 4
  * --quiet-members 3 --interval 250 --warmup 3 --rounds 8 --moves 2 --gap 2 --hold 200 --batch 100
- * [--min-replica-acks 1] [--ack-timeout 250]`.
+ * [--min-replica-acks 1] [--ack-timeout 250] [--in-process]`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterNode, LocalRedisCluster } from '../local/redis-cluster';
@@ -66,6 +67,11 @@ export interface ClusterReshardOptions {
   keysPerBatch: number;
   minReplicaAcks: number;
   replicaAckTimeoutMs: number;
+  /**
+   * The functions in this process instead of worker threads (one Redis client for every invocation): the
+   * handlers' client's own redirect counts are then reported too.
+   */
+  inProcess?: boolean;
 }
 
 export const CLUSTER_RESHARD_SHORT: ClusterReshardOptions = {
@@ -168,6 +174,10 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
     const started = await startDrillStack({
       redisUrl: c.url,
       redisCluster: true,
+      // One warm worker per function first, and few workers: cold starts cost this machine's CPU.
+      preload: true,
+      maxConcurrency: 4,
+      inProcess: options.inProcess ?? false,
       env: {
         MIN_REPLICA_ACKS: String(options.minReplicaAcks),
         REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
@@ -180,6 +190,7 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
       roomSize: (room) => sizes.get(room) ?? options.quietMembers,
       intervalMs: options.intervalMs,
       // Every message is resent until acknowledged, however long a move takes.
+      connectConcurrency: 4,
       retryDeadlineMs: 60_000,
       urlFor: (identity, room) => started.memberUrl(identity, room),
     });
@@ -381,6 +392,7 @@ if (require.main === module) {
       keysPerBatch: numberArg(args, 'batch', 100),
       minReplicaAcks: numberArg(args, 'min-replica-acks', 0),
       replicaAckTimeoutMs: numberArg(args, 'ack-timeout', 250),
+      inProcess: args.has('in-process'),
     });
     if (result.integrity.examples.length) console.log(`examples: ${result.integrity.examples.join('; ')}`);
     return reshardHolds(result);

@@ -29,6 +29,12 @@ export interface DrillStackOptions {
   parameterOverrides?: Record<string, string>;
   /** Print the gateway's invocation lines (DRILL_GATEWAY_LOG=1 does too). */
   logLive?: boolean;
+  /** Workers per function at most (the gateway's default: 16); fewer cold starts on a small machine. */
+  maxConcurrency?: number;
+  /** One warm worker per function before the drill starts (its cold start not in the figures). */
+  preload?: boolean;
+  /** The functions in this process (no workers): one Redis client shared by every invocation. */
+  inProcess?: boolean;
 }
 
 export interface InvocationCounts {
@@ -69,6 +75,9 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
     idleTimeoutMs: options.idleTimeoutMs,
     parameterOverrides: options.parameterOverrides,
     faults: options.faults,
+    maxConcurrency: options.maxConcurrency,
+    preload: options.preload,
+    inProcess: options.inProcess,
     logger: (line) => {
       if (/ \d+ms$/.test(line)) {
         counts.total++;
