@@ -296,7 +296,12 @@ export async function runUnplannedFailoverDrill(
     let cutOffMembers = 0;
     for (const m of traffic.members) {
       const later = acks.filter(
-        (a) => a.room === m.room && a.userId !== m.identity.userId && a.ackAt > promotedAt + 1000,
+        // Counted from the promotion, or from the member's rejoin when that came later (its handshake is
+        // refused until its membership can be confirmed, then retried with backoff).
+        (a) =>
+          a.room === m.room &&
+          a.userId !== m.identity.userId &&
+          a.ackAt > Math.max(promotedAt, m.openedAt) + 1000,
       );
       const live = later.filter((a) => m.logs.get(a.epoch)?.have.get(a.seq) === 'live').length;
       if (later.length >= 3 && live === 0) cutOffMembers++;

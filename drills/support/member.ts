@@ -88,6 +88,8 @@ export class DrillMember {
   epochResets = 0;
   /** When the last `resume` of this member's own cursor got its answer, and which (`history` or an error code). */
   lastResumeAnswer?: { at: number; answer: string };
+  /** When the current socket opened (epoch ms). */
+  openedAt = 0;
   /** The last refused (re)connect: when, and the handshake status or socket error. */
   lastConnectFailure?: { at: number; reason: string };
   /** Frames dropped because their seq was already there (client dedupe by seq). */
@@ -165,6 +167,7 @@ export class DrillMember {
       ws.once('open', () => {
         opened = true;
         this.ws = ws;
+        this.openedAt = Date.now();
         resolve();
       });
       ws.once('unexpected-response', (_req, res) => {
