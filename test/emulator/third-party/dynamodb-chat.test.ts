@@ -145,12 +145,8 @@ const conformance = new Conformance('dynamodb-chat');
       await socket.close();
     });
 
-    // KNOWN GAP (the emulator's runtime SDK, local/lambda-runtime.ts): the Lambda Node.js runtime ships the whole
-    // AWS SDK v3, @aws-sdk/lib-dynamodb (DynamoDBDocumentClient) included, but the emulator provides only the
-    // @aws-sdk/* packages this repository has installed, and lib-dynamodb is not one of them: the function's init
-    // fails with "Cannot find module '@aws-sdk/lib-dynamodb'" and the client gets the Internal server error frame.
-    // `.failing` until the emulator provides it; then make it a plain `it`.
-    it.failing('KNOWN GAP, expected to fail until the emulator provides @aws-sdk/lib-dynamodb (the Lambda runtime ships it): whoisonline answers the names online', async () => {
+    // The Lambda Node.js runtime ships @aws-sdk/lib-dynamodb (DynamoDBDocumentClient): the emulator provides it too.
+    it('resolves @aws-sdk/lib-dynamodb from the runtime SDK: whoisonline answers the names online', async () => {
       const socket = await open(`${url}?name=eve`);
       try {
         socket.send({ action: 'whoisonline' });
