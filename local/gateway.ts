@@ -152,8 +152,20 @@ interface Connection extends ConnectionInfo, ManagedConnection {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-/** As the process started: a gateway in this process writes its functions' AWS_ENDPOINT_URL into process.env. */
-const STARTUP_AWS_ENDPOINT_URL = process.env.AWS_ENDPOINT_URL || undefined;
+/**
+ * Endpoints given to the functions of gateways running in this process: an in-process runtime writes its
+ * functions' AWS_ENDPOINT_URL into process.env, which another gateway must not take for the user's.
+ */
+const endpointsInUse = new Map<string, number>();
+
+const STARTUP_AWS_ENDPOINT_URL = process.env.AWS_ENDPOINT_URL;
+
+/** `$AWS_ENDPOINT_URL`, unless a running gateway of this process put it there (it was not set at start). */
+function userAwsEndpointUrl(): string | undefined {
+  const value = process.env.AWS_ENDPOINT_URL;
+  if (!value) return undefined;
+  return value === STARTUP_AWS_ENDPOINT_URL || !endpointsInUse.has(value) ? value : undefined;
+}
 const SELECTED_PROTOCOL = Symbol('selectedProtocol');
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -311,7 +323,7 @@ export class Gateway {
       // The template's tables, queues and secrets, created before serving; then `!Ref`/`!GetAtt` of them
       // resolve to what was created.
       aws = await awsEndpoint(
-        options.aws ?? STARTUP_AWS_ENDPOINT_URL,
+        options.aws ?? userAwsEndpointUrl(),
         [template.model.dir],
         options.aws === undefined ? 'AWS_ENDPOINT_URL' : 'the aws option',
       );
@@ -330,6 +342,7 @@ export class Gateway {
       );
       gateway.aws = aws;
       gateway.provided = provided;
+      if (aws) endpointsInUse.set(aws.endpoint, (endpointsInUse.get(aws.endpoint) ?? 0) + 1);
       if (template.stageParameter)
         log(
           `stage ${gateway.stage}: template parameter ${template.stageParameter} set to it (the API's StageName)`,
@@ -841,7 +854,12 @@ export class Gateway {
     );
     this.uninstallAwsEndpoints?.();
     await this.runtime.close();
-    await this.aws?.stop();
+    if (this.aws) {
+      const count = (endpointsInUse.get(this.aws.endpoint) ?? 1) - 1;
+      if (count > 0) endpointsInUse.set(this.aws.endpoint, count);
+      else endpointsInUse.delete(this.aws.endpoint);
+      await this.aws.stop();
+    }
   }
 
   // ---- HTTP: management API and the rest ---------------------------------------------------------------
