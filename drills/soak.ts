@@ -149,13 +149,15 @@ class GatewayProcess {
 
 /**
  * Keys by kind: dedupe entries (60 s each), rate-limit buckets (3 s after a connection's last send), the
- * room's connection state (members, info) and the rest (seq, log).
+ * room's connection state (members, info), the marker of connections still in their $connect (`joining`,
+ * gone when the last one ends: a reconnect in flight, not steady state) and the rest (state, log).
  */
 async function keyCensus(node: RedisNode) {
   const census = {
     dedupe: 0,
     buckets: 0,
     connectionState: 0,
+    connecting: 0,
     room: 0,
     withoutTtl: 0,
     total: 0,
@@ -177,7 +179,8 @@ async function keyCensus(node: RedisNode) {
       }
       if (/:dedupe:/.test(key)) census.dedupe++;
       else if (/:rl:/.test(key)) census.buckets++;
-      else if (/:(members|info|joining)$/.test(key)) census.connectionState++;
+      else if (/:joining$/.test(key)) census.connecting++;
+      else if (/:(members|info)$/.test(key)) census.connectionState++;
       else census.room++;
     }
   } while (cursor !== '0');
@@ -243,7 +246,7 @@ export async function runSoakDrill(options: SoakOptions): Promise<SoakResult> {
     await waitFor(
       async () => {
         after = await keyCensus(node);
-        return after.connectionState + after.buckets === 0;
+        return after.connectionState + after.connecting + after.buckets === 0;
       },
       'connection state gone after everyone left',
       15_000,
@@ -260,7 +263,7 @@ export async function runSoakDrill(options: SoakOptions): Promise<SoakResult> {
       rssGrowth: early > 0 ? Math.round((late / early) * 1000) / 1000 : 0,
       steadyKeys: { min: Math.min(...steady), max: Math.max(...steady) },
       keysAfterLeave: {
-        connectionState: after.connectionState + after.buckets,
+        connectionState: after.connectionState + after.connecting + after.buckets,
         withoutTtl: after.withoutTtl,
         total: after.total,
       },
@@ -281,7 +284,7 @@ export async function runSoakDrill(options: SoakOptions): Promise<SoakResult> {
         steady_keys_min: result.steadyKeys.min,
         steady_keys_max: result.steadyKeys.max,
         keys_after_leave: after.total,
-        connection_keys_after_leave: after.connectionState + after.buckets,
+        connection_keys_after_leave: after.connectionState + after.connecting + after.buckets,
         keys_without_ttl: after.withoutTtl,
       },
       { ...options },
