@@ -107,8 +107,11 @@ async function run(client: ScriptClient, s: LoadedScript, keys: string[], args: 
   }
 }
 
-/** Redirects a cluster pipeline is not re-sent on by ioredis (WAIT beside the script succeeded). */
-const REDIRECT = /^(MOVED|ASK|TRYAGAIN)\b/;
+/**
+ * Replies a cluster pipeline is not re-sent on by ioredis (WAIT beside the script succeeded): redirects,
+ * and CLUSTERDOWN while a failed master's replica is being promoted.
+ */
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/;
 const REDIRECT_ATTEMPTS = 4;
 
 function refreshSlots(client: ScriptClient): Promise<void> {
@@ -146,7 +149,7 @@ async function runConfirmed(
       if (isNoScript(error)) [[error, value], [waitError, replicas]] = await once(false);
       if (error && REDIRECT.test(error.message) && attempt < REDIRECT_ATTEMPTS) {
         if (error.message.startsWith('MOVED')) await refreshSlots(client);
-        else await sleep(25 * attempt);
+        else await sleep((error.message.startsWith('CLUSTERDOWN') ? 100 : 25) * attempt);
         continue;
       }
       if (error) throw error;
