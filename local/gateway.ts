@@ -868,19 +868,27 @@ export class Gateway {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const match = /^\/([^/]+)\/(?:@|%40)connections\/([^/]+)\/?$/.exec(path);
     if (match && decodeURIComponent(match[1] as string) === this.stage) {
-      handleManagementRequest(req, res, decodeURIComponent(match[2] as string), {
-        find: (id) => this.openConnection(id),
-        send: (id, data) => {
-          const connection = this.openConnection(id);
-          return connection ? this.sendFrame(connection, data) : Promise.reject(new Error('gone'));
-        },
-        remove: (id) => this.deleteConnection(id),
-        maxPostBytes: this.options.maxPostBytes ?? 128 * 1024,
-        faults: this.options.faults,
-      }).catch((error: Error) => {
-        this.log(`management API: ${error.message}`);
-        if (!res.headersSent) res.writeHead(500).end();
-      });
+      const connectionId = decodeURIComponent(match[2] as string);
+      const handle = () =>
+        handleManagementRequest(req, res, connectionId, {
+          find: (id) => this.openConnection(id),
+          send: (id, data) => {
+            const connection = this.openConnection(id);
+            return connection ? this.sendFrame(connection, data) : Promise.reject(new Error('gone'));
+          },
+          remove: (id) => this.deleteConnection(id),
+          maxPostBytes: this.options.maxPostBytes ?? 128 * 1024,
+          faults: this.options.faults,
+        }).catch((error: Error) => {
+          this.log(`management API: ${error.message}`);
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+      // A connection still in its handshake: its $connect may have returned in its worker with the result not
+      // yet read by this thread (a message behind this request in the event loop). API Gateway opens the
+      // socket as soon as $connect returns: let such a result arrive (two loop turns) before answering 410.
+      if (this.connections.get(connectionId)?.state === 'connecting')
+        setImmediate(() => setImmediate(handle));
+      else handle();
       return;
     }
     if (this.options.httpHandler?.(req, res)) return;
