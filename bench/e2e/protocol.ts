@@ -2,7 +2,8 @@
 
 export type ServerToParent =
   | { type: 'ready'; url: string }
-  | { type: 'cpu'; userMs: number; systemMs: number };
+  /** CPU of the whole process (every thread: the gateway's workers too), its RSS, live function workers. */
+  | { type: 'cpu'; userMs: number; systemMs: number; rssBytes: number; workers?: number };
 export type ParentToServer = { type: 'cpu' } | { type: 'stop' };
 
 export interface PhaseResult {
@@ -47,15 +48,44 @@ export function send(message: unknown): void {
   process.send?.(message);
 }
 
-/** Posts this process's CPU time to the parent when asked; exits on `stop`. */
-export function answerParent(onStop: () => void): void {
+/** The gateway server's runtime: `workers` (the emulator's default) or `inProcess` (the former runtime). */
+export const BENCH_GATEWAY_RUNTIME_ENV = 'BENCH_GATEWAY_RUNTIME';
+/** Workers of SendMessageFunction the gateway server starts before the run (the pool pre-grown). */
+export const BENCH_PREWARM_ENV = 'BENCH_PREWARM_SENDMESSAGE';
+
+/** Posts this process's CPU time and RSS to the parent when asked (`workers`: live function workers); exits on `stop`. */
+export function answerParent(onStop: () => void, workers?: () => number): void {
   process.on('message', (message: ParentToServer) => {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage();
-      send({ type: 'cpu', userMs: usage.user / 1000, systemMs: usage.system / 1000 });
+      send({
+        type: 'cpu',
+        userMs: usage.user / 1000,
+        systemMs: usage.system / 1000,
+        rssBytes: process.memoryUsage().rss,
+        workers: workers?.(),
+      });
     } else if (message.type === 'stop') {
       onStop();
     }
   });
   process.on('disconnect', onStop);
+}
+
+// ---- bench/e2e/isolation.ts -------------------------------------------------------------------------
+
+export const ISOLATION_FUNCTIONS = ['AuthorizerFunction', 'ConnectFunction', 'SendMessageFunction'];
+export const WARM_WORKERS = 8;
+
+export interface IsolationResult {
+  /** Per function: cold start of a worker (p50 ms, spawn to ready) and the module load inside it (p50 ms). */
+  workerColdStartMs: Record<string, number>;
+  workerInitMs: Record<string, number>;
+  /** Per function, in the order loaded: first load in process (ms). */
+  inProcessLoadMs: Record<string, number>;
+  rssBeforeMb: number;
+  rssWarmMb: number;
+  perWarmWorkerMb: number;
+  /** RSS growth of loading the same functions once in process and invoking SendMessageFunction once. */
+  inProcessGrowthMb: number;
 }

@@ -7,10 +7,21 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from '../lib/bundle';
-import { BENCH_JWT_SECRET_ENV, type LoadResult, type LoadToParent, type ServerToParent } from './protocol';
+import {
+  BENCH_GATEWAY_RUNTIME_ENV,
+  BENCH_JWT_SECRET_ENV,
+  BENCH_PREWARM_ENV,
+  type LoadResult,
+  type LoadToParent,
+  type ServerToParent,
+} from './protocol';
 
 export interface E2EOptions {
   target: 'gateway' | 'socketio';
+  /** The gateway's function runtime (default: workers). */
+  runtime?: 'workers' | 'inProcess';
+  /** Workers: SendMessageFunction workers started before the run. */
+  prewarm?: number;
   redisUrl: string;
   secret: string;
   clients: number;
@@ -22,13 +33,16 @@ export interface E2EOptions {
 
 export interface E2EResult {
   load: LoadResult;
-  /** Server CPU milliseconds per phase window. */
+  /** Server CPU milliseconds per phase window (every thread of the process). */
   serverCpuMs: Record<string, number>;
+  /** Server RSS (MB) and live function workers at the end of each phase window. */
+  serverRssMb: Record<string, number>;
+  serverWorkers: Record<string, number>;
   /** Lines the server printed to stderr, by kind (the SDK's request-timeout and socket warnings are counted). */
   serverWarnings: Record<string, number>;
 }
 
-function tsxChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+export function tsxChild(file: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(__dirname, file), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -60,18 +74,24 @@ function watchStderr(child: ChildProcess, warnings: Record<string, number>): voi
 }
 
 export async function runE2E(options: E2EOptions): Promise<E2EResult> {
-  const env = { BENCH_REDIS_URL: options.redisUrl, [BENCH_JWT_SECRET_ENV]: options.secret };
+  const env = {
+    BENCH_REDIS_URL: options.redisUrl,
+    [BENCH_JWT_SECRET_ENV]: options.secret,
+    [BENCH_GATEWAY_RUNTIME_ENV]: options.runtime ?? 'workers',
+    [BENCH_PREWARM_ENV]: String(options.prewarm ?? 0),
+  };
   const warnings: Record<string, number> = {};
   const server = tsxChild(`server-${options.target}.ts`, [], env);
   watchStderr(server, warnings);
   const serverExit = exited(server, `${options.target} server`);
   serverExit.catch(() => undefined);
-  const cpuReplies: ((ms: number) => void)[] = [];
+  type CpuReply = Extract<ServerToParent, { type: 'cpu' }>;
+  const cpuReplies: ((reply: CpuReply) => void)[] = [];
   server.on('message', (message: ServerToParent) => {
-    if (message.type === 'cpu') cpuReplies.shift()?.(message.userMs + message.systemMs);
+    if (message.type === 'cpu') cpuReplies.shift()?.(message);
   });
   const askCpu = () =>
-    new Promise<number>((resolve) => {
+    new Promise<CpuReply>((resolve) => {
       cpuReplies.push(resolve);
       server.send({ type: 'cpu' });
     });
@@ -98,7 +118,7 @@ export async function runE2E(options: E2EOptions): Promise<E2EResult> {
     watchStderr(load, warnings);
     const loadExit = exited(load, 'load generator');
     loadExit.catch(() => undefined);
-    const cpuAt: Record<string, Promise<number>> = {};
+    const cpuAt: Record<string, Promise<CpuReply>> = {};
     const result = await Promise.race([
       serverExit,
       loadExit,
@@ -111,12 +131,19 @@ export async function runE2E(options: E2EOptions): Promise<E2EResult> {
       ),
     ]);
     const serverCpuMs: Record<string, number> = {};
+    const serverRssMb: Record<string, number> = {};
+    const serverWorkers: Record<string, number> = {};
+    const cpu = (r: CpuReply) => r.userMs + r.systemMs;
     for (const phase of result.phases) {
       const start = cpuAt[`${phase.phase}:start`];
       const end = cpuAt[`${phase.phase}:end`];
-      if (start && end) serverCpuMs[phase.phase] = (await end) - (await start);
+      if (!start || !end) continue;
+      const [atStart, atEnd] = [await start, await end];
+      serverCpuMs[phase.phase] = cpu(atEnd) - cpu(atStart);
+      serverRssMb[phase.phase] = atEnd.rssBytes / 2 ** 20;
+      if (atEnd.workers !== undefined) serverWorkers[phase.phase] = atEnd.workers;
     }
-    return { load: result, serverCpuMs, serverWarnings: warnings };
+    return { load: result, serverCpuMs, serverRssMb, serverWorkers, serverWarnings: warnings };
   } finally {
     if (server.exitCode === null) {
       server.send({ type: 'stop' });
