@@ -43,6 +43,7 @@ import {
   restartNode,
   roomSlot,
   roomsOn,
+  startClusterDrillStack,
   topologyFrom,
   until,
   withNode,
@@ -50,7 +51,6 @@ import {
 import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
 import { report } from './support/report';
 import { roomState } from './support/room-state';
-import { startDrillStack } from './support/stack';
 import { Traffic } from './support/traffic';
 
 export interface ClusterFailoverOptions {
@@ -157,7 +157,7 @@ export async function runClusterFailoverDrill(
   options: ClusterFailoverOptions,
 ): Promise<ClusterFailoverResult> {
   let cluster: LocalRedisCluster | undefined;
-  let stack: Awaited<ReturnType<typeof startDrillStack>> | undefined;
+  let stack: Awaited<ReturnType<typeof startClusterDrillStack>> | undefined;
   let traffic: Traffic | undefined;
   let watch: RedirectWatch | undefined;
   const restarted: RedisProcess[] = [];
@@ -173,18 +173,7 @@ export async function runClusterFailoverDrill(
     const rooms = roomsOfShard.flat();
     const byPort = new Map<number, ClusterNode>(c.nodes.map((n) => [n.port, n]));
     watch = RedirectWatch.install();
-    const started = await startDrillStack({
-      redisUrl: c.url,
-      redisCluster: true,
-      // One warm worker per function first, and few workers: cold starts cost this machine's CPU.
-      preload: true,
-      maxConcurrency: 4,
-      inProcess: options.inProcess ?? false,
-      env: {
-        MIN_REPLICA_ACKS: String(options.minReplicaAcks),
-        REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
-      },
-    });
+    const started = await startClusterDrillStack(c.url, options);
     stack = started;
     traffic = await Traffic.start({
       rooms,

@@ -37,13 +37,13 @@ import {
   resetStats,
   roomSlot,
   roomsOn,
+  startClusterDrillStack,
   topologyFrom,
   withNode,
 } from './support/cluster-drill';
 import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
 import { report } from './support/report';
 import { roomState } from './support/room-state';
-import { startDrillStack } from './support/stack';
 import { Traffic } from './support/traffic';
 
 export interface ClusterReshardOptions {
@@ -151,7 +151,7 @@ function nextMaster(masters: ClusterNode[], from: ClusterNode, turn: number): Cl
 
 export async function runClusterReshardDrill(options: ClusterReshardOptions): Promise<ClusterReshardResult> {
   let cluster: LocalRedisCluster | undefined;
-  let stack: Awaited<ReturnType<typeof startDrillStack>> | undefined;
+  let stack: Awaited<ReturnType<typeof startClusterDrillStack>> | undefined;
   let traffic: Traffic | undefined;
   let watch: RedirectWatch | undefined;
   try {
@@ -171,18 +171,7 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
     }
     const ports = c.nodes.map((n) => n.port);
     watch = RedirectWatch.install();
-    const started = await startDrillStack({
-      redisUrl: c.url,
-      redisCluster: true,
-      // One warm worker per function first, and few workers: cold starts cost this machine's CPU.
-      preload: true,
-      maxConcurrency: 4,
-      inProcess: options.inProcess ?? false,
-      env: {
-        MIN_REPLICA_ACKS: String(options.minReplicaAcks),
-        REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
-      },
-    });
+    const started = await startClusterDrillStack(c.url, options);
     stack = started;
     traffic = await Traffic.connect({
       rooms,

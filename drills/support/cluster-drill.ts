@@ -14,6 +14,7 @@ import {
   type TopologyEntry,
 } from '../../local/redis-cluster';
 import { type RedisProcess, startRedisServer } from '../../local/redis-server';
+import { startDrillStack } from './stack';
 
 /** Redirect and migration replies of a Redis Cluster. */
 export const REDIRECT_REPLIES = ['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN', 'CROSSSLOT'] as const;
@@ -298,4 +299,25 @@ export function countsText(counts: Record<string, number>): string {
 /** Answers a member treats as the product failing (not a refusal to resend): `internal` and gateway errors. */
 export function isInternal(reason: string): boolean {
   return reason === 'internal' || reason.startsWith('gateway:');
+}
+
+/**
+ * The drill stack on a local cluster: one warm worker per function first, and few workers (cold starts
+ * cost a 2-core machine's CPU), with the replica-ack settings of the drill.
+ */
+export function startClusterDrillStack(
+  url: string,
+  options: { minReplicaAcks: number; replicaAckTimeoutMs: number; inProcess?: boolean },
+) {
+  return startDrillStack({
+    redisUrl: url,
+    redisCluster: true,
+    preload: true,
+    maxConcurrency: 4,
+    inProcess: options.inProcess ?? false,
+    env: {
+      MIN_REPLICA_ACKS: String(options.minReplicaAcks),
+      REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
+    },
+  });
 }
