@@ -41,8 +41,8 @@ export interface SoakOptions {
 }
 
 export const SOAK_SHORT: SoakOptions = {
-  connections: 1000,
-  rooms: 50,
+  connections: 300,
+  rooms: 15,
   seconds: 30,
   intervalMs: 20_000,
   sampleMs: 1000,

@@ -1,5 +1,5 @@
 /** SPEC §4 `endClass`: a teacher ends the class (every connection gets `classEnded`, then is closed, the room's state is gone); a student is refused with `forbidden`. */
-import { sleep, type TestClient, withTimeout } from './support/client';
+import { FRAME_TIMEOUT_MS, sleep, type TestClient, withTimeout } from './support/client';
 import { anEpoch, chat, errorFrame } from './support/frames';
 import { describeTarget, member, uniqueRoom } from './support/target';
 
@@ -44,7 +44,11 @@ describeTarget('endClass', {}, (ctx) => {
     const expected = { type: 'classEnded', classRoomId: room, by: tina };
     for (const client of [t, b, b2, c]) {
       expect(await client.nextOfType('classEnded')).toEqual(expected);
-      const closed = await withTimeout(client.closed, 3000, `${client.label} closed after classEnded`);
+      const closed = await withTimeout(
+        client.closed,
+        FRAME_TIMEOUT_MS,
+        `${client.label} closed after classEnded`,
+      );
       // The emulator closes as DeleteConnection does on AWS (1000); AWS does not document the code.
       if (ctx.target.gateway) expect(closed.code).toBe(1000);
       expect(client.frames.at(-1)).toEqual(expected);

@@ -2,7 +2,7 @@
  * SPEC §4/§5 over real sockets: room messages and acks, dedupe of a resent clientMsgId, resume across a
  * gap, presence, ping, errors that keep the socket open, and the 32 KB frame limit (1009).
  */
-import { type Frame, sleep, type TestClient, withTimeout } from './support/client';
+import { FRAME_TIMEOUT_MS, type Frame, sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, anEpoch, chat, errorFrame, messageFrame, presenceFrame } from './support/frames';
 import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
@@ -178,7 +178,7 @@ describeTarget('messaging', {}, (ctx) => {
       const a = await connect(alice, room);
       const b = await connect(bob, room);
       a.send({ action: 'sendMessage', kind: 'chat', data: 'x'.repeat(40 * 1024), clientMsgId: 'big-1' });
-      const closed = await withTimeout(a.closed, 3000, 'the close after a 40 KB frame');
+      const closed = await withTimeout(a.closed, FRAME_TIMEOUT_MS, 'the close after a 40 KB frame');
       expect(closed.code).toBe(1009);
       await b.nextOfType('presence', { event: 'leave' });
       expect(b.framesWhere((f) => f.type === 'message')).toEqual([]);

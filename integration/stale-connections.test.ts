@@ -9,7 +9,7 @@ import {
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Cluster, Redis } from 'ioredis';
-import { sleep, type TestClient, withTimeout } from './support/client';
+import { FRAME_TIMEOUT_MS, sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, chat, messageFrame, presenceFrame } from './support/frames';
 import { describeTarget, itRequires, member, targetRedis, uniqueRoom } from './support/target';
 
@@ -43,7 +43,7 @@ describeTarget('stale connections', { requires: { connectionIds: true } }, (ctx)
     try {
       const out = await sdk.send(new DeleteConnectionCommand({ ConnectionId: id }));
       expect(out.$metadata.httpStatusCode).toBe(204);
-      const closed = await withTimeout(b.closed, 3000, 'the deleted socket closed');
+      const closed = await withTimeout(b.closed, FRAME_TIMEOUT_MS, 'the deleted socket closed');
       expect(closed.code).toBe(1000);
       expect(await a.nextOfType('presence', { event: 'leave' })).toEqual(presenceFrame('leave', bob));
       expect(await members(room)).not.toContain(id);

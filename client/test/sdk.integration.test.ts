@@ -135,7 +135,7 @@ async function join(
   return { client, received, messages, resets, historyResets, connectionId: connectionId as string };
 }
 
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeoutMs)

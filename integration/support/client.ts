@@ -28,8 +28,12 @@ interface Waiter {
   resolve: (frame: Frame) => void;
 }
 
-export const CONNECT_TIMEOUT_MS = 5000;
-export const FRAME_TIMEOUT_MS = 3000;
+/**
+ * How long a test waits for a handshake or a frame that must come. Generous on purpose: these bound a
+ * failure, never a pass, so a busy machine only makes a failing test slower, not a passing one fail.
+ */
+export const CONNECT_TIMEOUT_MS = 15_000;
+export const FRAME_TIMEOUT_MS = 15_000;
 
 export class TestClient {
   /** Every frame received, parsed (a non-JSON text frame is kept as `{ raw }`). */

@@ -102,7 +102,7 @@ export function clearHooks(): void {
 export async function waitFor<T>(
   probe: () => T,
   what: string,
-  timeoutMs = 3000,
+  timeoutMs = 15_000,
 ): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -162,7 +162,7 @@ export function connect(url: string, protocols?: string[]): Promise<Client> {
         frames,
         closed,
         send: (value) => ws.send(typeof value === 'string' ? value : JSON.stringify(value)),
-        async next(timeoutMs = 3000) {
+        async next(timeoutMs = 15_000) {
           const deadline = Date.now() + timeoutMs;
           while (read >= frames.length) {
             const left = deadline - Date.now();
