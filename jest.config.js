@@ -8,7 +8,10 @@ const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/support/quiet-env.ts'],
-  moduleNameMapper: { '^@classroom/shared$': '<rootDir>/layers/shared/src/index.ts' },
+  moduleNameMapper: {
+    '^@classroom/shared$': '<rootDir>/layers/shared/src/index.ts',
+    '^@classroom/shared/auth$': '<rootDir>/layers/shared/src/auth-entry.ts',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
 };
 

@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // After `sam build`: load every built function as Lambda would, with the built layer's node_modules on the
-// module path (what /opt/nodejs/node_modules is on AWS), and check that it exports a handler function.
+// module path (what /opt/nodejs/node_modules is on AWS), and check that it exports a handler function. Each
+// line names the layer files the function loaded: the authorizer loads the auth entry (auth.js, with
+// secrets.js when it reads its secret from Secrets Manager), never the whole layer (index.js).
 // Loading must connect to nothing (clients are created on first use): a function that leaves a socket, a
 // server or a timer behind after its module loaded fails too. One line per function; exit 1 on any failure.
 //   node scripts/check-built-handlers.js [.aws-sam/build]
 
 const { existsSync, readdirSync } = require('node:fs');
-const { join, resolve } = require('node:path');
+const { join, relative, resolve } = require('node:path');
 const Module = require('node:module');
 
 const build = resolve(process.argv[2] ?? '.aws-sam/build');
 const layerModules = join(build, 'SharedLayer', 'nodejs', 'node_modules');
-if (!existsSync(join(layerModules, '@classroom', 'shared'))) {
+const layerPackage = join(layerModules, '@classroom', 'shared');
+if (!existsSync(layerPackage)) {
   console.error(`no built layer at ${layerModules}/@classroom/shared: run sam build first`);
   process.exit(1);
 }
@@ -81,6 +84,23 @@ if (functions.length === 0) {
   process.exit(1);
 }
 
+/** The layer files a loaded module reached (its graph of children), by file name. */
+function layerFilesOf(mod) {
+  const seen = new Set();
+  const files = new Set();
+  const visit = (m) => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    if (m.filename.startsWith(`${layerPackage}/`)) files.add(relative(layerPackage, m.filename));
+    for (const child of m.children) visit(child);
+  };
+  visit(mod);
+  return [...files].sort();
+}
+
+/** What a function may load of the layer, when it is restricted (the authorizer: its entry, not index.js). */
+const ALLOWED_LAYER_FILES = { AuthorizerFunction: new Set(['auth.js', 'secrets.js']) };
+
 let failures = 0;
 for (const name of functions) {
   const entry = join(build, name, 'index.js');
@@ -95,7 +115,11 @@ for (const name of functions) {
     if (left.length > 0)
       throw new Error(`left ${left.join(', ')} open at load (clients must be created lazily)`);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    console.log(`ok    ${name} (${ms.toFixed(0)} ms)`);
+    const files = layerFilesOf(require.cache[entry]);
+    const allowed = ALLOWED_LAYER_FILES[name];
+    const extra = allowed ? files.filter((file) => !allowed.has(file)) : [];
+    if (extra.length > 0) throw new Error(`loaded ${extra.join(', ')} of the layer, beyond its entry`);
+    console.log(`ok    ${name} (${ms.toFixed(0)} ms; layer: ${files.join(', ') || 'none'})`);
   } catch (error) {
     failures++;
     const message = error instanceof Error ? error.message : String(error);

@@ -3,9 +3,10 @@
  * the size budgets. Function settings come from each function's `Metadata.BuildProperties` in
  * template.yaml (SAM's esbuild builder: bundle, platform node, cjs, with the template's Minify, Target,
  * Sourcemap, External, EntryPoints); the layer's from its Makefile (bundle, minify, platform node,
- * target node22, cjs, no externals). Without a template the documented defaults are used.
+ * target node22, cjs; three files: index.js, auth.js with ./secrets external, secrets.js). Without a
+ * template the documented defaults are used.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -81,14 +82,32 @@ export function functionSpecs(): BundleSpec[] {
   return specs.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export const LAYER_SPEC: BundleSpec = {
-  name: 'layer',
+const layerSpec = (name: string, source: string, external: string[] = []): BundleSpec => ({
+  name,
   logicalId: 'SharedLayer',
-  entry: join(ROOT, 'layers', 'shared', 'src', 'index.ts'),
+  entry: join(ROOT, 'layers', 'shared', 'src', source),
   minify: true,
   target: 'node22',
   sourcemap: true,
-  external: [],
+  external,
+});
+
+/** The layer's files, as layers/shared/Makefile builds them (file name in the layer → its bundle). */
+export const LAYER_FILES = {
+  /** `@classroom/shared`: the whole layer. */
+  'index.js': layerSpec('layer', 'index.ts'),
+  /** `@classroom/shared/auth`: what the authorizer uses; Secrets Manager's reader stays in secrets.js. */
+  'auth.js': layerSpec('layer-auth', 'auth-entry.ts', ['./secrets']),
+  'secrets.js': layerSpec('layer-secrets', 'secrets.ts'),
+} as const;
+export type LayerFile = keyof typeof LAYER_FILES;
+
+/** The layer's package.json, as the Makefile writes it: its two entries. */
+const LAYER_PACKAGE = {
+  name: '@classroom/shared',
+  version: '0.1.0',
+  main: 'index.js',
+  exports: { '.': './index.js', './auth': './auth.js' },
 };
 
 async function bundle(spec: BundleSpec, outfile: string): Promise<BundleResult> {
@@ -102,7 +121,7 @@ async function bundle(spec: BundleSpec, outfile: string): Promise<BundleResult> 
     target: spec.target,
     sourcemap: spec.sourcemap,
     external: spec.external,
-    legalComments: spec.name === 'layer' ? 'none' : undefined,
+    legalComments: spec.logicalId === 'SharedLayer' ? 'none' : undefined,
     logLevel: 'silent',
   });
   const code = readFileSync(outfile);
@@ -116,14 +135,25 @@ async function bundle(spec: BundleSpec, outfile: string): Promise<BundleResult> 
   };
 }
 
-/** Bundles the layer to OUT/layer/nodejs/node_modules/@classroom/shared and each function to OUT/<name>. */
-export async function bundleAll(outDir: string): Promise<{ layer: BundleResult; functions: BundleResult[] }> {
+/**
+ * Bundles the layer's files to OUT/layer/nodejs/node_modules/@classroom/shared and each function to OUT/<name>.
+ * `layer` is the whole layer (index.js); `layerFiles` has every file of the layer, index.js included.
+ */
+export async function bundleAll(outDir: string): Promise<{
+  layer: BundleResult;
+  layerFiles: Record<LayerFile, BundleResult>;
+  functions: BundleResult[];
+}> {
   const layerDir = join(outDir, 'layer', 'nodejs', 'node_modules', '@classroom', 'shared');
   mkdirSync(layerDir, { recursive: true });
-  const layer = await bundle(LAYER_SPEC, join(layerDir, 'index.js'));
+  writeFileSync(join(layerDir, 'package.json'), `${JSON.stringify(LAYER_PACKAGE)}\n`);
+  const layerFiles = {} as Record<LayerFile, BundleResult>;
+  for (const [file, spec] of Object.entries(LAYER_FILES) as [LayerFile, BundleSpec][]) {
+    layerFiles[file] = await bundle(spec, join(layerDir, file));
+  }
   const functions: BundleResult[] = [];
   for (const spec of functionSpecs()) functions.push(await bundle(spec, join(outDir, spec.name, 'index.js')));
-  return { layer, functions };
+  return { layer: layerFiles['index.js'], layerFiles, functions };
 }
 
 /** Where the bundled layer's modules are (what /opt/nodejs/node_modules is on Lambda). */

@@ -2,6 +2,7 @@
  * REQUEST authorizer on `$connect`. A missing or invalid token throws `Unauthorized` (API Gateway: 401);
  * a valid token for another room, or no `classRoomId`, gets a Deny policy (403). The Allow policy's
  * context (userId, name, role, classRoomId) reaches every later route in `requestContext.authorizer`.
+ * It imports the layer's auth entry only (no Redis client, management API or batch processing to load).
  */
 import {
   authSettings,
@@ -11,21 +12,23 @@ import {
   lambdaHandler,
   logger,
   Metric,
-  secretString,
+  secretReader,
   TokenError,
   type Verifier,
   verifyToken,
-} from '@classroom/shared';
+} from '@classroom/shared/auth';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 
 const settings = authSettings();
+// Secrets Manager's reader only when the HS256 secret is read from there (JWT_SECRET_ARN alone): its client is
+// the largest part of the layer, loaded here at init, as before, rather than in the first handshake.
+const secretString = settings.jwksUrl || settings.secret ? undefined : secretReader();
 let verifier: Promise<Verifier> | undefined;
 
 function getVerifier(): Promise<Verifier> {
   verifier ??= (async () => {
-    const secret = settings.jwksUrl
-      ? undefined
-      : (settings.secret ?? (await secretString(settings.secretArn as string)));
+    // With a JWKS URL the secret is not used.
+    const secret = secretString ? await secretString(settings.secretArn as string) : settings.secret;
     return createVerifier(settings, secret);
   })().catch((error: unknown) => {
     verifier = undefined;

@@ -2,9 +2,12 @@
  * Every 401/403 case of SPEC §3, table-driven, against the real authorizer handler. API Gateway turns a
  * thrown `Unauthorized` into 401 and a Deny policy into 403; the emulator tests check that mapping.
  */
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { type MotoServer, motoUnavailable, startMoto } from '../../integration/support/moto';
 import { clf } from '../support/events';
+import { testClusterUrl } from '../support/stack-redis';
 
 const SECRET = 'test-secret-for-the-authorizer-0123456789';
 process.env.JWT_SECRET = SECRET;
@@ -156,5 +159,65 @@ describe('Function: authorizer', () => {
     const result = await handler(event);
     // Assess
     expect(result.context).toEqual({ userId: 'u2', name: 'u2', role: 'student', classRoomId: 'r1' });
+  });
+});
+
+// As deployed by default: the HS256 secret read from Secrets Manager (moto here) through JWT_SECRET_ARN, by the
+// reader the authorizer loads from the layer only in that case.
+const secretArnSkip =
+  motoUnavailable() ??
+  (testClusterUrl() || process.env.TEST_STORE === 'dynamodb'
+    ? 'the authorizer touches no store: it runs once, in the handlers project'
+    : undefined);
+
+describe('Function: authorizer, secret from Secrets Manager (JWT_SECRET_ARN)', () => {
+  if (secretArnSkip) {
+    it(`skipped: reads its secret through JWT_SECRET_ARN (${secretArnSkip})`, () => {
+      console.warn(`test/handlers/authorizer.test.ts: JWT_SECRET_ARN tests skipped: ${secretArnSkip}`);
+    });
+    return;
+  }
+  const STORED = 'secret-stored-in-secrets-manager-0123456789';
+  const saved = { ...process.env };
+  let moto: MotoServer;
+  let fromArn: Handler;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    const client = new SecretsManagerClient({ endpoint: moto.endpoint });
+    const { ARN } = await client.send(
+      new CreateSecretCommand({ Name: 'authorizer-test-jwt', SecretString: STORED }),
+    );
+    client.destroy();
+    delete process.env.JWT_SECRET;
+    process.env.JWT_SECRET_ARN = ARN;
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = moto.endpoint;
+    await jest.isolateModulesAsync(async () => {
+      fromArn = (await import('../../functions/authorizer/index')).handler as unknown as Handler;
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    process.env = saved;
+    await moto?.stop();
+  });
+
+  it('allows a token signed with the stored secret', async () => {
+    // Prepare
+    const event = authorizerEvent({ classRoomId: 'r1', token: await sign(valid, { secret: STORED }) });
+    // Act
+    const result = await fromArn(event);
+    // Assess
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: event.methodArn });
+    expect(result.context).toEqual({ userId: 'u1', name: 'Ann', role: 'teacher', classRoomId: 'r1' });
+  });
+
+  it('refuses a token signed with another secret with Unauthorized (401)', async () => {
+    // Prepare
+    const event = authorizerEvent({ classRoomId: 'r1', token: await sign(valid) });
+    // Act
+    const outcome = fromArn(event);
+    // Assess
+    await expect(outcome).rejects.toThrow(/^Unauthorized$/);
   });
 });
