@@ -1,15 +1,18 @@
 /**
- * `npm run dev`: the whole classroom on this machine. Redis (see redis-source.ts: REDIS_URL, with
- * REDIS_CLUSTER=true a cluster; REDIS_CLUSTER=true alone starts a local Redis Cluster), the gateway emulator
- * serving template.yaml on PORT (default 3001) with handlers reloaded on change, and the SQS publish path
- * when SQS_ENDPOINT points at an SQS-compatible server (moto, LocalStack).
+ * `npm run dev`: the whole classroom on this machine. The store: Redis by default (see redis-source.ts:
+ * REDIS_URL, with REDIS_CLUSTER=true a cluster; REDIS_CLUSTER=true alone starts a local Redis Cluster), or with
+ * STORE=dynamodb a local DynamoDB (local/dynamodb.ts: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else a moto
+ * server from the venv) with the template evaluated with Store=DynamoDB and its table created there, and no
+ * Redis at all. Then the gateway emulator serving template.yaml on PORT (default 3001) with handlers reloaded on
+ * change, and the SQS publish path when SQS_ENDPOINT points at an SQS-compatible server (moto, LocalStack).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { demoHttpHandler } from './demo-server';
+import { DYNAMODB_PARAMETERS, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
 import { localFunctionEnv, localMinReplicaAcks } from './function-env';
 import { Gateway } from './gateway';
-import { localRedis } from './redis-source';
+import { type LocalRedis, localRedis } from './redis-source';
 import { generateSecret, LOCAL_SECRET_FILE, localSecret } from './tokens';
 
 const root = join(__dirname, '..');
@@ -25,38 +28,76 @@ function devSecret(): { secret: string; origin: string } {
   return { secret, origin: '.local/jwt-secret (generated)' };
 }
 
+/** STORE: `redis` (default) or `dynamodb`, as the functions' STORE variable. */
+function devStore(): 'redis' | 'dynamodb' {
+  const value = (process.env.STORE ?? '').trim().toLowerCase() || 'redis';
+  if (value === 'redis' || value === 'dynamodb') return value;
+  throw new Error(`STORE must be redis or dynamodb, not "${process.env.STORE}"`);
+}
+
+/** The store's lines of the start-up summary. */
+function storeLines(redis: LocalRedis | undefined, dynamodb: LocalDynamoDB | undefined): string[] {
+  if (dynamodb) {
+    const parameters = Object.entries(DYNAMODB_PARAMETERS).map(([k, v]) => `${k}=${v}`);
+    return [
+      `  Store           DynamoDB (STORE=dynamodb; template evaluated with ${parameters.join(', ')}; no Redis)`,
+      `  DynamoDB        ${dynamodb.endpoint} (${dynamodb.origin})`,
+      ...dynamodb.details.map((line) => `                    ${line}`),
+      `  Table           TABLE_NAME=${dynamodb.tableName}`,
+    ];
+  }
+  if (!redis) return [];
+  const acks = localMinReplicaAcks();
+  // A cluster's masters have replicas (the local one: one each): say how to have them confirm writes.
+  const acksOrigin =
+    redis.cluster && acks.origin !== 'MIN_REPLICA_ACKS'
+      ? "local default; MIN_REPLICA_ACKS=1 has each write confirmed by its master's replica (WAIT per master)"
+      : acks.origin;
+  return [
+    `  Store           Redis (STORE=redis; STORE=dynamodb runs the DynamoDB store)`,
+    `  Redis           ${redis.url} (${redis.origin})`,
+    ...redis.details.map((line) => `                    ${line}`),
+    `  Redis client    ${redis.cluster ? 'cluster (REDIS_CLUSTER=true): follows MOVED/ASK across the masters' : 'standalone (REDIS_CLUSTER=false)'}`,
+    `  Replica acks    MIN_REPLICA_ACKS=${acks.value} (${acksOrigin})`,
+  ];
+}
+
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3001);
   const stage = process.env.STAGE ?? 'local';
-  const redis = await localRedis();
+  const store = devStore();
+  const dynamodb = store === 'dynamodb' ? await startLocalDynamoDB() : undefined;
+  const redis = store === 'redis' ? await localRedis() : undefined;
+  const stopStore = async () => {
+    await redis?.stop();
+    await dynamodb?.stop();
+  };
   const { secret, origin } = devSecret();
-  const acks = localMinReplicaAcks();
   const gateway = await Gateway.start({
     templatePath: join(root, 'template.yaml'),
     port,
     stage,
     watch: true,
     sqsEndpoint: process.env.SQS_ENDPOINT,
+    ...(dynamodb ? { parameterOverrides: { ...DYNAMODB_PARAMETERS } } : {}),
+    // The moto started for the table serves the template's queues too: the SQS publish path runs on it.
+    ...(dynamodb?.started ? { aws: dynamodb.endpoint } : {}),
     // The demo classroom page at / and its local-only POST /dev/token (built by `predev` into web/dist).
     httpHandler: demoHttpHandler({ distDir: join(root, 'web', 'dist'), secret, stage }),
     envOverrides: () =>
       localFunctionEnv({
-        redisUrl: redis.url,
-        redisCluster: redis.cluster,
+        ...(dynamodb
+          ? { dynamodb: { endpoint: dynamodb.endpoint, tableName: dynamodb.tableName } }
+          : { redisUrl: redis?.url, redisCluster: redis?.cluster }),
         jwtSecret: secret,
         jwksUrl: process.env.JWKS_URL,
         logLevel: process.env.LOG_LEVEL ?? 'WARN',
       }),
   }).catch(async (error: unknown) => {
-    // Do not leave the Redis (server or local cluster) started for it behind.
-    await redis.stop();
+    // Do not leave the store (Redis server, local cluster, moto) started for it behind.
+    await stopStore();
     throw error;
   });
-  // A cluster's masters have replicas (the local one: one each): say how to have them confirm writes.
-  const acksOrigin =
-    redis.cluster && acks.origin !== 'MIN_REPLICA_ACKS'
-      ? "local default; MIN_REPLICA_ACKS=1 has each write confirmed by its master's replica (WAIT per master)"
-      : acks.origin;
   const tokenCmd = 'npm run token -- --user u1 --name Ann --role teacher --rooms r1';
   console.log(
     [
@@ -65,12 +106,9 @@ async function main(): Promise<void> {
       `  Demo classroom  ${gateway.origin}/ (open it in two windows: a teacher and a student)`,
       `  WebSocket API   ${gateway.url}?classRoomId=r1&token=<token>`,
       `  Management API  ${gateway.managementEndpoint}/@connections/{connectionId}`,
-      `  Redis           ${redis.url} (${redis.origin})`,
-      ...redis.details.map((line) => `                    ${line}`),
-      `  Redis client    ${redis.cluster ? 'cluster (REDIS_CLUSTER=true): follows MOVED/ASK across the masters' : 'standalone (REDIS_CLUSTER=false)'}`,
-      `  Replica acks    MIN_REPLICA_ACKS=${acks.value} (${acksOrigin})`,
+      ...storeLines(redis, dynamodb),
       `  JWT secret      ${origin}`,
-      `  SQS publish     ${process.env.SQS_ENDPOINT ? `fed from ${process.env.SQS_ENDPOINT}` : 'not fed (set SQS_ENDPOINT, e.g. a moto server)'}`,
+      `  SQS publish     ${gateway.queueUrls.PublishQueue ? `fed from ${gateway.queueUrls.PublishQueue}` : 'not fed (set SQS_ENDPOINT, e.g. a moto server)'}`,
       '',
       'Mint a token:',
       `  ${tokenCmd}`,
@@ -86,7 +124,7 @@ async function main(): Promise<void> {
     if (stopping) process.exit(130);
     stopping = true;
     await gateway.close();
-    await redis.stop();
+    await stopStore();
     process.exit(0);
   };
   process.on('SIGINT', stop);

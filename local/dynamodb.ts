@@ -37,6 +37,8 @@ export interface LocalDynamoDB {
   endpoint: string;
   /** Where the endpoint came from (`AWS_ENDPOINT_URL_DYNAMODB`, `moto started from …`). */
   origin: string;
+  /** A moto server was started for it (it serves SQS and Secrets Manager too); false for a given endpoint. */
+  started: boolean;
   region: string;
   /** The physical name of ClassroomTable. */
   tableName: string;
@@ -103,6 +105,7 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     return {
       endpoint: aws.endpoint,
       origin: aws.origin,
+      started: !given,
       region,
       tableName,
       tableNames,

@@ -17,6 +17,10 @@
  *
  * Cluster mode: REDIS_CLUSTER=true with REDIS_URL makes the functions use the cluster client seeded from that
  * URL (the same variables as on AWS). Each function gets REDIS_CLUSTER explicitly, true or false.
+ *
+ * DynamoDB store (`dynamodb`, with the template evaluated with Store=DynamoDB): STORE=dynamodb, the local table's
+ * TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB (the SDK's own variable; only the DynamoDB client goes there), and no
+ * REDIS_* or replica-ack variables (the template gives none in that configuration).
  */
 
 /**
@@ -66,7 +70,8 @@ export function localMinReplicaAcks(): { value: string; origin: string } {
 }
 
 export interface LocalFunctionEnv {
-  redisUrl: string;
+  /** The Redis of the functions (STORE=redis); not used with `dynamodb`. */
+  redisUrl?: string;
   /**
    * Whether `redisUrl` is a Redis Cluster (REDIS_CLUSTER). Default: $REDIS_CLUSTER when `redisUrl` is the
    * user's REDIS_URL, else false (a redis-server the caller started itself).
@@ -88,12 +93,35 @@ export interface LocalFunctionEnv {
   minReplicaAcks?: number;
   /** REPLICA_ACK_TIMEOUT_MS (default: $REPLICA_ACK_TIMEOUT_MS, else the template's). */
   replicaAckTimeoutMs?: number;
+  /**
+   * The DynamoDB store (the template evaluated with Store=DynamoDB; local/dynamodb.ts): STORE=dynamodb, its
+   * TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB, and none of the Redis or replica-ack variables.
+   */
+  dynamodb?: { endpoint: string; tableName: string };
 }
 
 export function localFunctionEnv(options: LocalFunctionEnv): Record<string, string> {
+  const common = {
+    JWT_SECRET: options.jwtSecret,
+    JWT_SECRET_ARN: '',
+    JWKS_URL: options.jwksUrl ?? '',
+    ...(options.managementEndpoint === undefined ? {} : { MANAGEMENT_ENDPOINT: options.managementEndpoint }),
+    POWERTOOLS_METRICS_DISABLED: options.metrics ? 'false' : 'true',
+    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'SILENT',
+  };
+  if (options.dynamodb) {
+    return {
+      STORE: 'dynamodb',
+      TABLE_NAME: options.dynamodb.tableName,
+      AWS_ENDPOINT_URL_DYNAMODB: options.dynamodb.endpoint,
+      ...common,
+    };
+  }
+  if (options.redisUrl === undefined) throw new Error('localFunctionEnv: redisUrl or dynamodb is required');
   const timeout = options.replicaAckTimeoutMs ?? startupValue('REPLICA_ACK_TIMEOUT_MS');
   const cluster = options.redisCluster ?? (options.redisUrl === userRedisUrl() && userRedisCluster());
   return {
+    STORE: 'redis',
     REDIS_URL: options.redisUrl,
     REDIS_CLUSTER: cluster ? 'true' : 'false',
     REDIS_AUTH_SECRET_ARN: '',

@@ -148,6 +148,11 @@ export interface TemplateModel {
   secrets: Map<string, SecretDef>;
   /** Type of every resource of this configuration (its Condition true), by logical id. */
   resourceTypes: Map<string, string>;
+  /**
+   * The resolved `Properties` of a resource of this configuration (Globals merged into a serverless function),
+   * undefined for a resource it does not have; values only known once deployed are `Unresolved`.
+   */
+  resolvedProperties(logicalId: string): Record<string, unknown> | undefined;
   sqsSources: SqsSourceDef[];
   /** Absolute `ContentUri` directories of the template's layers (watched for reloads). */
   layerDirs: string[];
@@ -655,6 +660,10 @@ export function loadTemplate(templatePath: string, options: TemplateOptions = {}
     tables,
     secrets,
     resourceTypes,
+    resolvedProperties(logicalId) {
+      const resource = resources.get(logicalId);
+      return resource && (resolveIn(logicalId, resource.Properties) as Json);
+    },
     sqsSources,
     layerDirs,
     warnings,

@@ -27,6 +27,10 @@ MODES=(
   "Egress=Ipv6 CacheMode=Serverless NetworkMode=ExistingSubnets ExistingVpcId=vpc-0123456789abcdef0"
   "Tracing=Disabled LogLevel=DEBUG SystemLogLevel=INFO"
   "Tracing=Active ApiDetailedMetrics=true"
+  # Store=DynamoDB: no VPC and no cache; the ElastiCache-only parameters are ignored (here MinReplicaAcks and
+  # NetworkMode values the rules would refuse with Store=ElastiCache).
+  "Store=DynamoDB"
+  "Store=DynamoDB PointInTimeRecovery=true Egress=Ipv6 CacheMode=Cluster ShardCount=3 ReplicaCount=2 MinReplicaAcks=5 NetworkMode=ExistingSubnets MetricMathAlarms=false DashboardEnabled=false"
 )
 variants="$(mktemp -d)"
 trap 'rm -rf "$variants"' EXIT
