@@ -12,9 +12,9 @@
  * (ministack's answers from our deploy runs; each one that names an integration test is checked against
  * .aws-sam/emulator/integration-results.json when a deploy run left it there).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { biomeFormat, fillRegions, writeOrCheck } from './docs';
 
 const ROOT = join(__dirname, '..');
 const README = join(ROOT, 'local', 'README.md');
@@ -22,8 +22,6 @@ const AWS = join(ROOT, 'local', 'conformance', 'aws.json');
 const MINISTACK = join(ROOT, 'local', 'conformance', 'ministack.json');
 const OBSERVED = join(ROOT, 'artifacts', 'conformance', 'emulator');
 const INTEGRATION_RESULTS = join(ROOT, '.aws-sam', 'emulator', 'integration-results.json');
-const START = '<!-- conformance-table:start (npm run conformance) -->';
-const END = '<!-- conformance-table:end -->';
 
 interface Source {
   title: string;
@@ -171,34 +169,18 @@ export function render(): { table: string; warnings: string[] } {
   return { table: body, warnings };
 }
 
-/** The text as Biome formats it (CI's lint checks local/README.md's formatting). */
-function biomeFormat(text: string): string {
-  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
-  return execFileSync(biome, ['format', `--stdin-file-path=${README}`], { input: text, encoding: 'utf8' });
-}
-
 function main(): void {
   const check = process.argv.includes('--check');
   const { table, warnings } = render();
   for (const warning of warnings) console.warn(`warning: ${warning}`);
   const readme = readFileSync(README, 'utf8');
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`${README}: no ${START} … ${END} markers`);
-  const next = biomeFormat(`${readme.slice(0, start + START.length)}\n\n${table}\n\n${readme.slice(end)}`);
-  if (check) {
-    if (next !== readme) {
-      console.error(`${README}: the conformance table is not what the results give: npm run conformance`);
-      process.exit(1);
-    }
-    console.log(`${README}: the conformance table is up to date`);
-    return;
+  const next = biomeFormat(fillRegions(readme, { 'conformance-table': () => table }, README), README);
+  const stale = writeOrCheck(README, next, check);
+  if (check && stale) {
+    console.error(`${README}: the conformance table is not what the results give: npm run conformance`);
+    process.exit(1);
   }
-  if (next === readme) console.log(`${README}: the conformance table is unchanged`);
-  else {
-    writeFileSync(README, next);
-    console.log(`${README}: conformance table written`);
-  }
+  console.log(`${README}: the conformance table is ${stale ? 'written' : 'up to date'}`);
 }
 
 if (require.main === module) main();

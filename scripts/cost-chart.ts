@@ -1,15 +1,10 @@
 /**
- * `npm run cost:chart [-- --check]`
- *
- * Writes docs/cost-chart.svg (monthly cost against the number of classrooms, log-log, for the standard and lean
+ * Draws docs/cost-chart.svg (monthly cost against the number of classrooms, log-log, for the standard and lean
  * profiles, AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels, at two per-class usages) and the
- * comparison table between the `cost-table` markers of docs/cost.md, both from scripts/cost.ts and
- * bench/prices.json. `--check` writes nothing and exits 1 when either is stale (CI).
+ * the tables of docs/cost.md, from scripts/cost.ts and bench/prices.json; `npm run docs` (scripts/docs.ts)
+ * writes them, `npm run docs -- --check` fails when they are stale (CI).
  * The SVG is written directly: no chart library.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   billOf,
   checkTargets,
@@ -18,9 +13,6 @@ import {
   LOADS,
   type Load,
   type LoadName,
-  loadMeasured,
-  loadPrices,
-  loadTemplate,
   type Measured,
   markOf,
   money,
@@ -29,10 +21,6 @@ import {
   type ProfileName,
   resolveProfile,
 } from './cost';
-
-const ROOT = join(__dirname, '..');
-const SVG_PATH = join(ROOT, 'docs', 'cost-chart.svg');
-const DOC_PATH = join(ROOT, 'docs', 'cost.md');
 
 export interface Series {
   name: string;
@@ -191,7 +179,7 @@ export function renderSvg(table: PriceTable, ms: Measured, template: string | un
 .frame { fill: none; stroke: #999; stroke-width: 1; }
 </style>
 <rect width="${width}" height="${height}" fill="#fff"/>
-<text x="20" y="24" class="title">Monthly cost (USD, list prices, ${xml(table.region)}, prices checked ${xml(table.read)}) against classrooms of 31: npm run cost:chart</text>
+<text x="20" y="24" class="title">Monthly cost (USD, list prices, ${xml(table.region)}, prices checked ${xml(table.read)}) against classrooms of 31: npm run docs</text>
 <text x="20" y="42" class="note">Lines end where no listed plan carries the load (Ably above Pro, Pusher above Growth Plus: Enterprise, price on request); $0 plans drawn at $0.10. Many prices are unverified: see docs/cost.md and bench/prices.json.</text>
 <text x="14" y="270" class="axis" transform="rotate(-90 14 270)" text-anchor="middle">USD per month (log scale)</text>
 ${panel(a, { x: 70, y: 80, w: 420, h: 340 }, '80 class hours a month, 20 messages a minute per class', [
@@ -229,15 +217,6 @@ export function renderTable(table: PriceTable, ms: Measured, template: string | 
     );
   }
   return lines.join('\n');
-}
-
-export function withTable(doc: string, tableText: string, block = 'cost-table'): string {
-  const start = `<!-- ${block}:start (npm run cost:chart) -->`;
-  const end = `<!-- ${block}:end -->`;
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`docs/cost.md lacks the markers ${start} ... ${end}`);
-  return `${doc.slice(0, i + start.length)}\n${tableText}\n${doc.slice(j)}`;
 }
 
 /** The line items of a bill as Markdown rows (item, quantity, fixed or per use, cost and its mark). */
@@ -291,50 +270,3 @@ export function renderPrices(table: PriceTable): string {
   );
   return out.join('\n');
 }
-
-/** The text as `biome format` writes it (the repository's lint checks Markdown and SVG too). */
-export function biomeFormat(text: string, path: string): string {
-  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
-  if (!existsSync(biome)) return text;
-  const result = spawnSync(biome, ['format', `--stdin-file-path=${path}`], { input: text, encoding: 'utf8' });
-  return result.status === 0 && result.stdout ? result.stdout : text;
-}
-
-function main(): void {
-  const check = process.argv.includes('--check');
-  const table = loadPrices();
-  const { ms } = loadMeasured();
-  const template = loadTemplate();
-  const svg = biomeFormat(renderSvg(table, ms, template), SVG_PATH);
-  const doc = readFileSync(DOC_PATH, 'utf8');
-  const newDoc = withTable(
-    withTable(
-      withTable(doc, renderTable(table, ms, template)),
-      renderLines(table, ms, template),
-      'cost-lines',
-    ),
-    renderPrices(table),
-    'cost-prices',
-  );
-  const finalDoc = biomeFormat(
-    withTable(newDoc, renderTargets(table, ms, template), 'cost-targets'),
-    DOC_PATH,
-  );
-  if (check) {
-    const stale = [
-      readFileSync(SVG_PATH, 'utf8') !== svg ? 'docs/cost-chart.svg' : '',
-      doc !== finalDoc ? 'the tables in docs/cost.md' : '',
-    ].filter(Boolean);
-    if (stale.length > 0) {
-      console.error(`stale: ${stale.join(', ')} (run npm run cost:chart and commit)`);
-      process.exit(1);
-    }
-    console.log('docs/cost-chart.svg and the table in docs/cost.md are up to date');
-    return;
-  }
-  writeFileSync(SVG_PATH, svg);
-  writeFileSync(DOC_PATH, finalDoc);
-  console.log('wrote docs/cost-chart.svg and the table in docs/cost.md');
-}
-
-if (require.main === module) main();

@@ -721,7 +721,7 @@ export function snapshotDrills(from = DRILL_ARTIFACTS, to = DRILL_SNAPSHOT): str
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// docs/cost.md (its regions, as `npm run cost:chart` writes them)
+// docs/cost.md (its regions) and docs/cost-chart.svg
 // ---------------------------------------------------------------------------------------------------------
 
 export function costRenderers(): Record<string, Renderer> {
@@ -775,7 +775,7 @@ function main(): void {
     const next = biomeFormat(fillRegions(text, renderers, relative(ROOT, file)), file);
     if (writeOrCheck(file, next, check)) stale.push(relative(ROOT, file));
   }
-  // Biome has no SVG formatter: the chart is written as renderSvg draws it (as npm run cost:chart does).
+  // Biome has no SVG formatter: the chart is written as renderSvg draws it.
   const svg = renderSvg(loadPrices(), loadMeasured(BENCH_RESULTS).ms, loadTemplate());
   if (writeOrCheck(COST_SVG, svg, check)) stale.push(relative(ROOT, COST_SVG));
 

@@ -17,7 +17,7 @@ import {
   templateMetricNames,
   usageOf,
 } from '../../scripts/cost';
-import { classroomSteps, withTable } from '../../scripts/cost-chart';
+import { classroomSteps } from '../../scripts/cost-chart';
 
 const table = loadPrices();
 const ms = measuredFrom(new Map());
@@ -178,13 +178,5 @@ describe('cost chart', () => {
     expect(steps[0]).toBe(1);
     expect(Math.max(...steps)).toBeLessThanOrEqual(5000);
     expect([...steps].sort((a, b) => a - b)).toEqual(steps);
-  });
-
-  it('replaces only the text between the table markers', () => {
-    const doc = 'a\n<!-- cost-table:start (npm run cost:chart) -->\nold\n<!-- cost-table:end -->\nb\n';
-    expect(withTable(doc, 'new')).toBe(
-      'a\n<!-- cost-table:start (npm run cost:chart) -->\nnew\n<!-- cost-table:end -->\nb\n',
-    );
-    expect(() => withTable('no markers', 'x')).toThrow(/markers/);
   });
 });

@@ -35,10 +35,10 @@ describe('Function: fillRegions', () => {
   });
 
   it('reads the start/end form that docs/cost.md and local/README.md use', () => {
-    const text = 'x\n<!-- cost-table:start (npm run cost:chart) -->\nold\n<!-- cost-table:end -->\ny';
+    const text = 'x\n<!-- cost-table:start (npm run docs) -->\nold\n<!-- cost-table:end -->\ny';
     expect(regionNames(text)).toEqual(['cost-table']);
     expect(fillRegions(text, { 'cost-table': () => 'new' })).toBe(
-      'x\n<!-- cost-table:start (npm run cost:chart) -->\n\nnew\n\n<!-- cost-table:end -->\ny',
+      'x\n<!-- cost-table:start (npm run docs) -->\n\nnew\n\n<!-- cost-table:end -->\ny',
     );
   });
 
