@@ -1,12 +1,21 @@
 /**
  * A local DynamoDB for the `Store=DynamoDB` configuration of template.yaml: the endpoint is
  * `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, else a moto server started from the project's venv
- * (`.venv/bin/moto_server`, `MOTO_SERVER`) on a free loopback port. The tables are the template's own
+ * (`.venv/bin/moto_server`, `MOTO_SERVER`) on a free loopback port. The moto it starts applies one DynamoDB
+ * request at a time (local/moto-atomic.py, moto's own server under a lock): moto's threaded server otherwise loses
+ * concurrent updates of one item, which DynamoDB applies atomically. The tables are the template's own
  * `AWS::DynamoDB::Table` resources of that configuration, created through local/resources.ts (the same code the
  * gateway uses): there is no second schema here.
  */
-import { join } from 'node:path';
-import { type AwsEndpoint, awsEndpoint, provideResources } from './resources';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  type AwsEndpoint,
+  awsEndpoint,
+  findMotoServer,
+  provideResources,
+  startMotoServer,
+} from './resources';
 import { loadTemplate } from './template';
 
 export const TEMPLATE_PATH = join(__dirname, '..', 'template.yaml');
@@ -81,11 +90,9 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   const given = options.endpoint
     ? { url: options.endpoint, origin: 'the endpoint option' }
     : environmentEndpoint();
-  const aws: AwsEndpoint = (await awsEndpoint(
-    given?.url ?? 'moto',
-    [model.dir],
-    given?.origin,
-  )) as AwsEndpoint;
+  const aws: AwsEndpoint = given
+    ? ((await awsEndpoint(given.url, [model.dir], given.origin)) as AwsEndpoint)
+    : await startAtomicMoto(model.dir);
   try {
     // Only the tables: the configuration's queues and secrets are the gateway's business.
     const provided = await provideResources(
@@ -117,4 +124,22 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
     await aws.stop();
     throw error;
   }
+}
+
+export const MOTO_ATOMIC = join(__dirname, 'moto-atomic.py');
+
+/**
+ * A moto server applying one DynamoDB request at a time: local/moto-atomic.py run by the Python of the venv that
+ * has moto_server. `MOTO_SERVER` (a server of the user's choice) is started as it is.
+ */
+async function startAtomicMoto(templateDir: string): Promise<AwsEndpoint> {
+  if (process.env.MOTO_SERVER) return (await awsEndpoint('moto', [templateDir])) as AwsEndpoint;
+  const moto = findMotoServer([templateDir, process.cwd(), join(__dirname, '..')]);
+  const python = moto && join(dirname(moto), 'python');
+  if (!python || !existsSync(python)) return (await awsEndpoint('moto', [templateDir])) as AwsEndpoint;
+  const started = await startMotoServer(python, 30_000, [MOTO_ATOMIC]);
+  return {
+    ...started,
+    origin: `moto started from ${python} ${MOTO_ATOMIC} (one DynamoDB request at a time)`,
+  };
 }

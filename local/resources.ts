@@ -121,11 +121,18 @@ function answers(endpoint: string): Promise<boolean> {
   });
 }
 
-/** Starts `moto_server` on a free 127.0.0.1 port; resolves once it answers. */
-export async function startMotoServer(path: string, timeoutMs = 30_000): Promise<AwsEndpoint> {
+/**
+ * Starts `moto_server` on a free 127.0.0.1 port; resolves once it answers. `args` go before moto_server's own
+ * (`path` may be a Python running a script that wraps moto's server, as local/dynamodb.ts does).
+ */
+export async function startMotoServer(
+  path: string,
+  timeoutMs = 30_000,
+  args: string[] = [],
+): Promise<AwsEndpoint> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(path, ['-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn(path, [...args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
