@@ -5,6 +5,11 @@
 import { closeRedis } from '@classroom/shared';
 import { Harness } from '../support/harness';
 import { freePort } from '../support/redis-server';
+import { skipFileOnDynamoDB } from '../support/skip';
+
+skipFileOnDynamoDB(
+  'stops Redis; a DynamoDB outage (closed port, throttling endpoint) is dynamodb-outage.dynamodb.test.ts',
+);
 
 const h = new Harness();
 beforeAll(async () => {

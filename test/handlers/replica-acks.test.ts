@@ -11,8 +11,11 @@ import Redis from 'ioredis';
 import { lambdaContext, type TestCaller, wsEvent } from '../support/events';
 import { Harness } from '../support/harness';
 import { type RedisProcess, startRedisServer } from '../support/redis-server';
-import { skipFileOnCluster } from '../support/skip';
+import { skipFileOnCluster, skipFileOnDynamoDB } from '../support/skip';
 
+skipFileOnDynamoDB(
+  'Redis replicas and WAIT: DynamoDB acknowledges a write only once it is durable in several Availability Zones (no replica setting)',
+);
 skipFileOnCluster(
   'starts its own standalone primary and replica (REPLICAOF, not allowed in cluster mode); WAIT per master on a cluster: replica-acks.cluster.test.ts',
 );

@@ -5,16 +5,8 @@ beforeAll(() => h.start({ ROOM_HISTORY_LIMIT: '5' }));
 afterAll(() => h.stop());
 beforeEach(() => h.api.reset());
 
-/** Keys of a room other than the rate-limit and dedupe entries, which expire on their own within 60 s. */
-async function lastingKeys(room: string): Promise<string[]> {
-  const keys = await h.redis.keys(`room:{${room}}:*`);
-  const lasting = [];
-  for (const key of keys) {
-    const ttl = await h.redis.pttl(key);
-    if (!(/:(rl|dedupe):/.test(key) && ttl > 0 && ttl <= 60_000)) lasting.push(key);
-  }
-  return lasting;
-}
+/** Keys (items) of a room other than the rate-limit and dedupe entries, which expire within 60 s. */
+const lastingKeys = (room: string) => h.inspect.lastingKeys(room);
 
 describe('Route: $connect and $disconnect', () => {
   it('announces join to the others, and leave only when the user has no connection left', async () => {
@@ -41,7 +33,7 @@ describe('Route: $connect and $disconnect', () => {
       event: 'leave',
       member: { userId: 'ann', name: 'ANN', role: 'student' },
     });
-    expect(await h.redis.zrange(`room:{${room}}:members`, 0, -1)).toEqual([teacher.connectionId]);
+    expect(await h.inspect.memberIds(room)).toEqual([teacher.connectionId]);
   });
 
   it('leaves no room keys once everyone has left', async () => {
@@ -53,7 +45,7 @@ describe('Route: $connect and $disconnect', () => {
     await h.leave(a);
     await h.leave(b);
     // Assess
-    expect(await h.redis.keys(`room:{${room}}:*`)).toEqual([]);
+    expect(await h.inspect.lastingKeys(room)).toEqual([]);
   });
 
   it('is a no-op for a connection already removed (a second $disconnect)', async () => {
@@ -227,7 +219,7 @@ describe('Route: endClass', () => {
       action: 'endClass',
     });
     expect(h.api.posts).toEqual([]);
-    expect(await h.redis.zrange(`room:{${room}}:members`, 0, -1)).toHaveLength(2);
+    expect(await h.inspect.memberIds(room)).toHaveLength(2);
     expect(h.api.framesTo(teacher.connectionId)).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { getRedis } from '@classroom/shared';
 import { Harness } from '../support/harness';
 import { watchClient } from '../support/monitor';
+import { itOnRedis } from '../support/skip';
 
 const h = new Harness();
 beforeAll(() => h.start({ ROOM_HISTORY_LIMIT: '5', RATE_LIMIT_PER_SECOND: '5', RATE_LIMIT_BURST: '10' }));
@@ -19,28 +20,33 @@ async function roundTrips(act: () => Promise<unknown>): Promise<{ trips: number;
 }
 
 describe('Route: sendMessage', () => {
-  it('costs exactly one Redis round trip whatever the room size', async () => {
-    for (const size of [1, 10, 100]) {
-      // Prepare
-      const room = h.room();
-      const members = [];
-      for (let i = 0; i < size; i++) members.push(await h.join(h.caller(room, `u${i}`)));
-      const sender = members[0];
-      if (!sender) throw new Error('no sender');
-      await h.send('sendMessage', sender, { action: 'sendMessage', kind: 'chat', data: 'warm-up' });
-      // Act
-      const { trips, commands } = await roundTrips(() =>
-        h.send('sendMessage', sender, {
-          action: 'sendMessage',
-          kind: 'chat',
-          data: { text: 'hi' },
-          clientMsgId: `m-${size}`,
-        }),
-      );
-      // Assess
-      expect({ size, trips, commands }).toEqual({ size, trips: 1, commands: ['evalsha'] });
-    }
-  }, 60_000);
+  itOnRedis(
+    'costs exactly one Redis round trip whatever the room size',
+    async () => {
+      for (const size of [1, 10, 100]) {
+        // Prepare
+        const room = h.room();
+        const members = [];
+        for (let i = 0; i < size; i++) members.push(await h.join(h.caller(room, `u${i}`)));
+        const sender = members[0];
+        if (!sender) throw new Error('no sender');
+        await h.send('sendMessage', sender, { action: 'sendMessage', kind: 'chat', data: 'warm-up' });
+        // Act
+        const { trips, commands } = await roundTrips(() =>
+          h.send('sendMessage', sender, {
+            action: 'sendMessage',
+            kind: 'chat',
+            data: { text: 'hi' },
+            clientMsgId: `m-${size}`,
+          }),
+        );
+        // Assess
+        expect({ size, trips, commands }).toEqual({ size, trips: 1, commands: ['evalsha'] });
+      }
+    },
+    'counts Redis commands (MONITOR); the DynamoDB calls per send: dynamo-store.dynamodb.test.ts',
+    60_000,
+  );
 
   it('delivers to every other member, acks the sender, and leaves other rooms alone', async () => {
     // Prepare
@@ -143,7 +149,7 @@ describe('Route: sendMessage', () => {
     const [frame] = h.api.framesTo(bob.connectionId);
     expect(frame).toMatchObject({ type: 'message', kind: 'cursor', data: { x: 1, y: 2 }, epoch: ack?.epoch });
     expect(frame).not.toHaveProperty('seq');
-    expect(await h.redis.exists(`room:{${room}}:log`)).toBe(0);
+    expect(await h.inspect.hasStoredMessages(room)).toBe(false);
   });
 
   it('trims the history to ROOM_HISTORY_LIMIT and sets the room TTL', async () => {
@@ -154,30 +160,21 @@ describe('Route: sendMessage', () => {
     for (let i = 1; i <= 8; i++)
       await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: i });
     // Assess
-    const scores = await h.redis.zrange(`room:{${room}}:log`, 0, -1, 'WITHSCORES');
-    expect(scores.filter((_, i) => i % 2 === 1)).toEqual(['4', '5', '6', '7', '8']);
-    for (const key of ['state', 'log', 'members', 'info']) {
-      const ttl = await h.redis.ttl(`room:{${room}}:${key}`);
-      expect(ttl).toBeGreaterThan(86_000);
-    }
+    expect(await h.inspect.storedSeqs(room)).toEqual([4, 5, 6, 7, 8]);
+    expect(await h.inspect.roomTtlSeconds(room)).toBeGreaterThan(86_000);
   });
 
   it('refuses a flood past the rate limit with rate_limited and stores nothing of it', async () => {
     // Prepare
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
-    // Act
-    const answers = [];
-    for (let i = 0; i < 15; i++) {
-      answers.push(
-        await h.send('sendMessage', ann, {
-          action: 'sendMessage',
-          kind: 'chat',
-          data: i,
-          clientMsgId: `f${i}`,
-        }),
-      );
-    }
+    // Act: 40 at once (a flood arrives at once; sequential sends against a slow local DynamoDB would take
+    // long enough for the bucket to refill between them)
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: i, clientMsgId: `f${i}` }),
+      ),
+    );
     // Assess
     const limited = answers.filter((a) => a?.code === 'rate_limited');
     expect(limited.length).toBeGreaterThanOrEqual(4);
@@ -189,7 +186,7 @@ describe('Route: sendMessage', () => {
       clientMsgId: expect.stringMatching(/^f\d+$/),
     });
     const acked = answers.filter((a) => a?.type === 'ack').length;
-    expect(Number(await h.redis.hget(`room:{${room}}:state`, 'seq'))).toBe(acked);
+    expect(await h.inspect.seq(room)).toBe(acked);
   });
 
   it.each([
@@ -232,7 +229,7 @@ describe('Route: sendMessage', () => {
     expect(answer).toMatchObject({ type: 'error', code, message: expect.any(String) });
     expect(JSON.stringify(answer)).not.toMatch(/at .*\.ts|Error:/);
     expect(h.api.framesTo(bob.connectionId)).toEqual([]);
-    expect(await h.redis.exists(`room:{${room}}:state`)).toBe(0);
+    expect(await h.inspect.roomExists(room)).toBe(false);
   });
 
   it('refuses a connection that is no longer in the room (class ended)', async () => {
@@ -245,6 +242,6 @@ describe('Route: sendMessage', () => {
     const answer = await h.send('sendMessage', ann, { action: 'sendMessage', kind: 'chat', data: 'late' });
     // Assess
     expect(answer).toMatchObject({ type: 'error', code: 'forbidden' });
-    expect(await h.redis.exists(`room:{${room}}:state`)).toBe(0);
+    expect(await h.inspect.roomExists(room)).toBe(false);
   });
 });

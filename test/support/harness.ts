@@ -5,6 +5,10 @@
  * On the cluster target (jest project `handlers-cluster`: TEST_REDIS_URL is a seed node and
  * TEST_REDIS_CLUSTER=true) the handlers get REDIS_CLUSTER=true and `h.redis` is ioredis' cluster client,
  * whose `keys(pattern)` asks every master (a plain cluster client sends KEYS to one node only).
+ *
+ * On the DynamoDB target (jest project `handlers-dynamodb`: TEST_STORE=dynamodb, the run's local table in
+ * TEST_DYNAMODB_ENDPOINT / TEST_TABLE_NAME) the handlers get STORE=dynamodb and TABLE_NAME, no Redis, and
+ * `h.redis` is not set: tests look at the store through `h.inspect` (either target).
  */
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -12,6 +16,12 @@ import Redis, { Cluster } from 'ioredis';
 import { parseRedisCluster } from '../../local/function-env';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from './events';
 import { FakeManagementApi } from './management-api';
+import { DynamoInspector, RedisInspector, type StoreInspector } from './store-inspector';
+
+/** The store the handler tests run on: TEST_STORE=dynamodb (project handlers-dynamodb) or Redis. */
+export function testStore(): 'redis' | 'dynamodb' {
+  return process.env.TEST_STORE === 'dynamodb' ? 'dynamodb' : 'redis';
+}
 
 /** A route handler as the tests and benchmarks call it. */
 export type Route = (
@@ -32,13 +42,18 @@ export interface Handlers {
 
 export class Harness {
   readonly api = new FakeManagementApi();
-  /** The handlers' Redis, to inspect: a cluster client on a cluster (typed as Redis: the same commands). */
+  /** The handlers' Redis, to inspect: a cluster client on a cluster (typed as Redis: the same commands). Redis target only. */
   redis!: Redis;
+  /** What the tests look at in the store, on either target. */
+  inspect!: StoreInspector;
+  /** The store the handlers run on. */
+  readonly store = testStore();
   /** Whether the handlers run against a Redis Cluster. */
   cluster = false;
   handlers!: Handlers;
 
   async start(env: Record<string, string> = {}): Promise<this> {
+    if (this.store === 'dynamodb') return this.startOnDynamoDB(env);
     // A test file may bring its own Redis (REDIS_URL in env, REDIS_CLUSTER with it), e.g. a primary with a replica.
     const url = env.REDIS_URL ?? process.env.TEST_REDIS_URL;
     if (!url)
@@ -62,6 +77,37 @@ export class Harness {
       ...env,
     });
     this.redis = this.cluster ? inspectorCluster(url) : new Redis(url);
+    this.inspect = new RedisInspector(this.redis);
+    return this.loadHandlers();
+  }
+
+  private async startOnDynamoDB(env: Record<string, string>): Promise<this> {
+    const endpoint = process.env.TEST_DYNAMODB_ENDPOINT;
+    const table = process.env.TEST_TABLE_NAME;
+    if (!endpoint || !table)
+      throw new Error('TEST_DYNAMODB_ENDPOINT is not set: run through the jest "handlers-dynamodb" project');
+    const management = await this.api.start();
+    for (const name of ['REDIS_URL', 'REDIS_CLUSTER', 'REDIS_HOST']) delete process.env[name];
+    Object.assign(process.env, {
+      STORE: 'dynamodb',
+      TABLE_NAME: table,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+      // moto, one request at a time on a shared 2-core machine, accepts connections slowly under a burst.
+      DYNAMODB_CONNECT_TIMEOUT_MS: '5000',
+      DYNAMODB_REQUEST_TIMEOUT_MS: '5000',
+      MANAGEMENT_ENDPOINT: management,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      ...env,
+    });
+    this.inspect = new DynamoInspector(endpoint, table);
+    return this.loadHandlers();
+  }
+
+  private async loadHandlers(): Promise<this> {
     const load = async (path: string): Promise<Route> => (await import(path)).handler as Route;
     this.handlers = {
       connect: await load('../../functions/connect/index'),
@@ -77,9 +123,11 @@ export class Harness {
   }
 
   async stop(): Promise<void> {
-    const { closeRedis } = await import('@classroom/shared');
+    const { closeRedis, closeDynamo } = await import('@classroom/shared');
     await closeRedis();
-    this.redis.disconnect();
+    closeDynamo();
+    this.redis?.disconnect();
+    this.inspect?.close();
     await this.api.stop();
   }
 

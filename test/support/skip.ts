@@ -28,3 +28,22 @@ export function skipFile(reason: string, label: string): void {
 export function skipFileOnCluster(reason: string): void {
   if (testClusterUrl()) skipFile(reason, 'cluster target');
 }
+
+/** `skipFile` on the DynamoDB target (handlers-dynamodb). */
+export function skipFileOnDynamoDB(reason: string): void {
+  if (process.env.TEST_STORE === 'dynamodb') skipFile(reason, 'dynamodb target');
+}
+
+/**
+ * A test that applies to the Redis store only: on the DynamoDB target it registers as
+ * `skipped: <name> (<reason>)`, printing the reason, like `skipFile`.
+ */
+export function itOnRedis(name: string, fn: () => Promise<unknown>, reason: string, timeout?: number): void {
+  if (process.env.TEST_STORE !== 'dynamodb') {
+    it(name, fn, timeout);
+    return;
+  }
+  it(`skipped: ${name} (${reason})`, () => {
+    console.warn(`[dynamodb target] ${name}: skipped: ${reason}`);
+  });
+}

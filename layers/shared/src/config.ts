@@ -102,6 +102,35 @@ export function publishDedupeSeconds(): number {
   return visibility * receives + 60;
 }
 
+/** Which store the functions use (`STORE`): Redis (default) or DynamoDB, whose table is `TABLE_NAME`. */
+export type StoreSettings = { kind: 'redis' } | { kind: 'dynamodb'; tableName: string };
+
+export function storeSettings(): StoreSettings {
+  const kind = getString('STORE', 'redis').toLowerCase();
+  if (kind === 'redis') return { kind };
+  if (kind !== 'dynamodb') {
+    throw new ConfigError(`Environment variable STORE must be redis or dynamodb, got "${process.env.STORE}"`);
+  }
+  const tableName = getOptionalString('TABLE_NAME');
+  if (!tableName) throw new ConfigError('STORE=dynamodb needs TABLE_NAME (the table of the classroom store)');
+  return { kind, tableName };
+}
+
+/** The DynamoDB client's timeouts and attempts (the SDK's own retries, with backoff, within the attempts). */
+export interface DynamoClientSettings {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+}
+
+export function dynamoClientSettings(): DynamoClientSettings {
+  return {
+    connectTimeoutMs: getInteger('DYNAMODB_CONNECT_TIMEOUT_MS', 500, { min: 50, max: 10_000 }),
+    requestTimeoutMs: getInteger('DYNAMODB_REQUEST_TIMEOUT_MS', 1500, { min: 100, max: 10_000 }),
+    maxAttempts: getInteger('DYNAMODB_MAX_ATTEMPTS', 3, { min: 1, max: 10 }),
+  };
+}
+
 /** Where Redis is: a URL locally, host/port/TLS/auth secret on AWS. */
 export interface RedisSettings {
   url?: string;

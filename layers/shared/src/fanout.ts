@@ -3,9 +3,9 @@
  * answered 410, and a `leave` announcement for users whose last connection turned out to be gone.
  */
 import type { Broadcaster, BroadcastResult } from './broadcaster';
+import type { ClassroomStore } from './classroom-store';
 import { count, logger, Metric } from './observability';
 import type { Member, ServerFrame } from './protocol';
-import type { RoomStore } from './room-store';
 
 export interface FanoutOptions {
   /** Announce `leave` for users whose last connection was pruned (not done for the announcement itself). */
@@ -13,7 +13,7 @@ export interface FanoutOptions {
 }
 
 export async function fanout(
-  store: RoomStore,
+  store: ClassroomStore,
   broadcaster: Broadcaster,
   roomId: string,
   connectionIds: readonly string[],

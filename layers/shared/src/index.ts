@@ -4,7 +4,9 @@ export { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 export * from './auth';
 export * from './backoff';
 export * from './broadcaster';
+export * from './classroom-store';
 export * from './config';
+export * from './dynamo-store';
 export * from './fanout';
 export * from './handler';
 export * from './management-api';

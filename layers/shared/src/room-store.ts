@@ -4,6 +4,18 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type AppendInput,
+  type AppendOptions,
+  type AppendResult,
+  type ClassroomStore,
+  HISTORY_PAGE_MAX_COUNT,
+  type HistoryPage,
+  type HistoryPageRequest,
+  JOIN_WINDOW_MS,
+  type RemoveMembersResult,
+  StoreUnavailableError,
+} from './classroom-store';
 import type { DurabilitySettings, RoomSettings } from './config';
 import {
   ADD_MEMBER,
@@ -16,6 +28,18 @@ import {
   SEND_MESSAGE,
 } from './lua';
 import { DEDUPE_WINDOW_SECONDS, type Member } from './protocol';
+
+// The store's types live with the interface; re-exported for the modules that import them from here.
+export {
+  type AppendInput,
+  type AppendResult,
+  type AppendStatus,
+  HISTORY_PAGE_MAX_COUNT,
+  type HistoryPage,
+  type HistoryPageRequest,
+  JOIN_WINDOW_MS,
+  StoreUnavailableError,
+} from './classroom-store';
 
 type Arg = string | number;
 
@@ -36,22 +60,14 @@ export interface ScriptClient {
   refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }
 
-/**
- * The store could not do its part in time: Redis unreachable or timing out, in a failover (READONLY,
- * LOADING, MASTERDOWN, CLUSTERDOWN, UNBLOCKED: a WAIT on a primary being demoted), a slot moving
- * (MOVED, ASK, TRYAGAIN not followed in time), or full (OOM under `noeviction`). Nothing was
- * acknowledged: the client may resend (SPEC `unavailable`).
- */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
-
 const TRANSIENT_REPLIES =
   /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY|UNBLOCKED|MOVED|ASK)\b/;
 
+/**
+ * Redis replies that make a call StoreUnavailableError: unreachable or timing out, in a failover (READONLY,
+ * LOADING, MASTERDOWN, CLUSTERDOWN, UNBLOCKED: a WAIT on a primary being demoted), a slot moving (MOVED,
+ * ASK, TRYAGAIN not followed in time), or full (OOM under `noeviction`).
+ */
 /** Redis server replies are ReplyErrors (their name); anything else is the connection's failure. */
 function isTransient(error: Error): boolean {
   return error.name !== 'ReplyError' || TRANSIENT_REPLIES.test(error.message);
@@ -177,71 +193,6 @@ export function roomKeys(roomId: string) {
   };
 }
 
-/**
- * How long a connection counts as still connecting when its $connect never reports the end (it crashed):
- * above the $connect function's timeout.
- */
-export const JOIN_WINDOW_MS = 15_000;
-
-/**
- * ok: stored (or, transient, passed) and confirmed: deliver `frame`, ack. duplicate: completed earlier,
- * ack again, deliver nothing. unavailable: not confirmed by the replicas in time (or not stored): answer
- * `unavailable`, deliver nothing; a resend completes it. rate_limited, not_member: refused.
- */
-export type AppendStatus = 'ok' | 'duplicate' | 'unavailable' | 'rate_limited' | 'not_member';
-
-export interface AppendInput {
-  roomId: string;
-  id: string;
-  /** The message frame up to its epoch's value and after its seq's value (see `messageParts`). */
-  head: string;
-  tail: string;
-  transient: boolean;
-  /** Connection of the sender, checked for membership and rate limited; undefined for server publish. */
-  senderConnectionId?: string;
-  /** Scope and id of the dedupe entry (user id and clientMsgId, or `system` and the SQS message id). */
-  dedupe?: { scope: string; key: string };
-  rateLimited: boolean;
-}
-
-export interface AppendResult {
-  status: AppendStatus;
-  epoch: number;
-  seq: number;
-  id: string;
-  recipients: string[];
-  /**
-   * The frame to deliver when `ok` and stored: the one stored now, or for a resend that completes an
-   * unconfirmed write, the one stored then. Undefined for transient messages (the caller builds it).
-   */
-  frame?: string;
-}
-
-export interface HistoryPage {
-  epoch: number;
-  lastSeq: number;
-  /** The seq the page starts after: the one asked for, or 0 when it belonged to another epoch. */
-  afterSeq: number;
-  messages: string[];
-  /** False when the stored history no longer reaches back to `afterSeq + 1`. */
-  complete: boolean;
-  /** More messages are stored after this page: ask again after `nextAfterSeq`. */
-  more: boolean;
-  nextAfterSeq: number;
-}
-
-export interface HistoryPageRequest {
-  afterSeq: number;
-  /** The epoch `afterSeq` belongs to, when the client knows it. */
-  epoch?: number;
-  /** Bytes of stored messages the page may hold (each counted with one separator byte). */
-  maxBytes: number;
-  maxCount?: number;
-}
-
-/** Messages per history page at most (the byte bound usually ends a page first). */
-export const HISTORY_PAGE_MAX_COUNT = 500;
-
 function parseMember(json: string): Member | undefined {
   try {
     const value = JSON.parse(json) as Member;
@@ -251,7 +202,8 @@ function parseMember(json: string): Member | undefined {
   }
 }
 
-export class RoomStore {
+/** The classroom store on Redis: one Lua script (one round trip) per operation. */
+export class RoomStore implements ClassroomStore {
   constructor(
     private readonly client: ScriptClient,
     private readonly settings: RoomSettings,
@@ -264,7 +216,10 @@ export class RoomStore {
    * that the replicas did not confirm in time comes back `unavailable`, flagged so that a resend with
    * the same dedupe key completes it. `dedupeTtlSeconds` overrides the 60 s client window.
    */
-  async append(input: AppendInput, { dedupeTtlSeconds = DEDUPE_WINDOW_SECONDS } = {}): Promise<AppendResult> {
+  async append(
+    input: AppendInput,
+    { dedupeTtlSeconds = DEDUPE_WINDOW_SECONDS }: AppendOptions = {},
+  ): Promise<AppendResult> {
     const k = roomKeys(input.roomId);
     const sender = input.senderConnectionId ?? '';
     const useDedupe = input.dedupe !== undefined && !input.transient;
@@ -367,7 +322,11 @@ export class RoomStore {
    * how many connections were removed. `stale`: the connections answered 410, so those still in their
    * $connect are kept.
    */
-  async removeMembers(roomId: string, connectionIds: string[], { stale = false } = {}) {
+  async removeMembers(
+    roomId: string,
+    connectionIds: string[],
+    { stale = false } = {},
+  ): Promise<RemoveMembersResult> {
     const k = roomKeys(roomId);
     const [remaining, gone, removed] = (await run(
       this.client,

@@ -4,7 +4,15 @@
  */
 import type { APIGatewayProxyResult, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { Broadcaster } from './broadcaster';
-import { durabilitySettings, managementEndpoint, roomSettings } from './config';
+import type { ClassroomStore } from './classroom-store';
+import {
+  durabilitySettings,
+  managementEndpoint,
+  roomSettings,
+  type StoreSettings,
+  storeSettings,
+} from './config';
+import { DynamoRoomStore, getDynamo } from './dynamo-store';
 import { lambdaHandler } from './handler';
 import { endpointFor, managementApi } from './management-api';
 import { count, Metric } from './observability';
@@ -62,11 +70,17 @@ export const noReply: APIGatewayProxyResult = { statusCode: 200, body: '' };
 
 let settings: ReturnType<typeof roomSettings> | undefined;
 let durability: ReturnType<typeof durabilitySettings> | undefined;
+let store: StoreSettings | undefined;
 let configuredEndpoint: string | null | undefined;
 
-/** The room store on the container's Redis client. */
-export async function roomStore(): Promise<RoomStore> {
+/**
+ * The classroom store for `STORE`: DynamoDB (`TABLE_NAME`, the container's DynamoDB client; no Redis
+ * connection is made) or, by default, Redis on the container's Redis client.
+ */
+export async function roomStore(): Promise<ClassroomStore> {
   settings ??= roomSettings();
+  store ??= storeSettings();
+  if (store.kind === 'dynamodb') return new DynamoRoomStore(getDynamo(), store.tableName, settings);
   durability ??= durabilitySettings();
   return new RoomStore(await getRedis(), settings, durability);
 }
