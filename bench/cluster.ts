@@ -17,10 +17,10 @@
 import type { Socket } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Cluster } from 'ioredis';
+import { RemoteManagementApi } from '../local/management-api';
 import { type ClusterNode, keySlot, type LocalRedisCluster, startRedisCluster } from '../local/redis-cluster';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import { countWrites, type MonitorLine, nodeConnections, watchCommands } from '../test/support/monitor';
-import { RemoteManagementApi } from './lib/management-api';
 import type { Figures } from './lib/results';
 import { median, percentile, timeMs } from './lib/stats';
 import { CONFIRMED_ENV, type Instance, loadInstance } from './replica';
@@ -131,7 +131,7 @@ export async function runClusterBenches({ figures, quick }: ClusterBenchOptions)
           clientMsgId: `k${++msg}`,
         }),
       );
-      const posts = await api.posts();
+      const posts = await api.postCount();
       let attempts = 0;
       const ms = await timeMs(async () => {
         for (;;) {
@@ -145,7 +145,7 @@ export async function runClusterBenches({ figures, quick }: ClusterBenchOptions)
           mode.unavailable++;
         }
       });
-      const got = (await api.posts()) - posts;
+      const got = (await api.postCount()) - posts;
       if (got !== CLUSTER_ROOM_SIZE - 1)
         throw new Error(`expected ${CLUSTER_ROOM_SIZE - 1} posts, got ${got}`);
       return { ms, attempts };

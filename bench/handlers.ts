@@ -12,12 +12,12 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
+import { RemoteManagementApi } from '../local/management-api';
 import { generateSecret, mintToken } from '../local/tokens';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { startRedisServer } from '../test/support/redis-server';
-import { RemoteManagementApi } from './lib/management-api';
 import type { Figures } from './lib/results';
 import { median, percentile, timeMs } from './lib/stats';
 import { SCAN_PAGE_SIZE, ScanAllStore } from './scan-baseline';
@@ -117,14 +117,14 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
   const timedSend = async (caller: TestCaller, recipients: number): Promise<number> => {
     const event = sendEvent(caller);
     const context = lambdaContext('sendMessage', 30_000);
-    const posts = await api.posts();
+    const posts = await api.postCount();
     let result: APIGatewayProxyResult | undefined;
     const ms = await timeMs(async () => {
       result = await h.send(event, context);
     });
     const frame = JSON.parse(result?.body || '{}') as { type?: string; code?: string };
     if (frame.type !== 'ack') throw new Error(`sendMessage answered ${result?.body}`);
-    const got = (await api.posts()) - posts;
+    const got = (await api.postCount()) - posts;
     if (got !== recipients) throw new Error(`expected ${recipients} posts, the management API got ${got}`);
     return ms;
   };
@@ -216,7 +216,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
   const fanoutPass = async (n: number, warm: number) => {
     await shared.closeRedis();
     process.env.REDIS_URL = redisUrl;
-    await api.setDelay(ROUND_TRIP_MS);
+    await api.setLatency(ROUND_TRIP_MS);
     for (const [size, f] of fan) {
       for (let i = 0; i < warm; i++) await timedSend(sender(f, fanCounter++), size);
       for (let i = 0; i < n; i++) {
@@ -234,10 +234,10 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
         f.sdkCpu.push(cpu);
       }
     }
-    await api.setDelay(0);
+    await api.setLatency(0);
   };
   // Sequential posting: seconds per run, so few runs.
-  await api.setDelay(ROUND_TRIP_MS);
+  await api.setLatency(ROUND_TRIP_MS);
   for (const [size, f] of fan) {
     const runs = size >= 300 || quick ? 1 : 3;
     for (let i = 0; i < runs; i++) {
@@ -445,7 +445,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
           kind: 'chat',
           data: { text: TEXT },
         });
-        const posts = await api.posts();
+        const posts = await api.postCount();
         let scanMs = 0;
         const totalMs = await timeMs(async () => {
           const seq = await s.scan.append(caller.classRoomId, parts.head, parts.tail);
@@ -462,7 +462,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
           s.scanTotal.push(totalMs);
           s.scanOnly.push(scanMs);
         }
-        if ((await api.posts()) - posts !== LOOKUP_ROOM_SIZE - 1)
+        if ((await api.postCount()) - posts !== LOOKUP_ROOM_SIZE - 1)
           throw new Error('scan design: wrong number of posts');
       }
     }

@@ -21,11 +21,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
+import { RemoteManagementApi } from '../local/management-api';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { type RedisProcess, startRedisServer } from '../test/support/redis-server';
-import { RemoteManagementApi } from './lib/management-api';
 import type { Figures } from './lib/results';
 import { median, percentile, timeMs } from './lib/stats';
 
@@ -244,7 +244,7 @@ async function ackLatency({ figures, quick, api, primary, unconfirmed, confirmed
       'sendMessage',
       JSON.stringify({ action: 'sendMessage', kind: 'chat', data: { text: TEXT }, clientMsgId: `a${++msg}` }),
     );
-    const posts = await api.posts();
+    const posts = await api.postCount();
     let result: APIGatewayProxyResult | undefined;
     const ms = await timeMs(async () => {
       for (let attempt = 0; ; attempt++) {
@@ -256,7 +256,7 @@ async function ackLatency({ figures, quick, api, primary, unconfirmed, confirmed
         mode.unavailable++;
       }
     });
-    const got = (await api.posts()) - posts;
+    const got = (await api.postCount()) - posts;
     if (got !== ACK_ROOM_SIZE - 1) throw new Error(`expected ${ACK_ROOM_SIZE - 1} posts, got ${got}`);
     return ms;
   };
@@ -477,7 +477,7 @@ async function resumeMemory({ figures, api, admin, instance }: ResumeContext) {
   /** One resume from the start through the handler: replies, pages and live memory. */
   const measure = async (reader: TestCaller) => {
     const event = wsEvent(reader, 'resume', JSON.stringify({ action: 'resume', afterSeq: 0 }));
-    const posts = await api.posts();
+    const posts = await api.postCount();
     let maxReply = 0;
     let replies = 0;
     let peak = 0;
@@ -521,7 +521,7 @@ async function resumeMemory({ figures, api, admin, instance }: ResumeContext) {
       else delete (Socket.prototype as { write?: unknown }).write;
       Reflect.deleteProperty(client, 'evalsha');
     }
-    const pages = (await api.posts()) - posts + (result?.body ? 1 : 0);
+    const pages = (await api.postCount()) - posts + (result?.body ? 1 : 0);
     return { maxReply, replies, pages, peak, peakHeap, peakBuffers };
   };
 

@@ -14,8 +14,8 @@ import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis, { Cluster } from 'ioredis';
 import { parseRedisCluster } from '../../local/function-env';
+import { FakeManagementApi } from '../../local/management-api';
 import { connectionId, lambdaContext, type TestCaller, wsEvent } from './events';
-import { FakeManagementApi } from './management-api';
 import { DynamoInspector, RedisInspector, type StoreInspector } from './store-inspector';
 
 /** The store the handler tests run on: TEST_STORE=dynamodb (project handlers-dynamodb) or Redis. */
