@@ -8,26 +8,20 @@ import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { Cluster, Redis } from 'ioredis';
 import { FRAME_TIMEOUT_MS, sleep, type TestClient, withTimeout } from './support/client';
 import { ackFrame, chat, messageFrame, presenceFrame } from './support/frames';
-import { describeTarget, itRequires, member, targetRedis, uniqueRoom } from './support/target';
+import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
 describeTarget('stale connections', { requires: { connectionIds: true } }, (ctx) => {
   const alice = member('alice');
   const bob = member('bob');
   const carol = member('carol');
   const open: TestClient[] = [];
-  // The handlers' Redis: a cluster client on the cluster target.
-  let redis: Redis | Cluster;
-  beforeAll(() => {
-    redis = targetRedis(ctx.target);
-  });
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));
-    redis.disconnect();
   });
-  const members = (room: string) => redis.zrange(`room:{${room}}:members`, 0, -1);
+  // The members the handlers' store keeps (Redis, a cluster, or the DynamoDB table).
+  const members = (room: string) => ctx.target.memberIds(room);
 
   it('DeleteConnection (real SDK client) closes the socket and fires $disconnect: the others see leave', async () => {
     const room = uniqueRoom('delete');

@@ -11,6 +11,10 @@
  *                                            LocalStack from testcontainers (a container runtime and
  *                                            LOCALSTACK_AUTH_TOKEN needed; says why it is skipped otherwise)
  *   npm run deploy:emulator -- --no-test     deploy and print the URLs, no suite
+ *   npm run deploy:emulator -- --store dynamodb
+ *                                            the Store=DynamoDB configuration (ClassroomTable on the emulator's
+ *                                            own DynamoDB, no cache, no VPC; stack <name>-dynamodb), then the
+ *                                            suite on that store (jest project integration-dynamodb)
  *   npm run emulator:down                    stops what deploy:emulator started, nothing else
  *
  * A second deploy:emulator updates the stack in place. The deploy parameters are samconfig.toml's `emulator`
@@ -39,7 +43,9 @@ import {
   DescribeStacksCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
+import { DescribeTimeToLiveCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseCfnYaml } from '../local/cfn-yaml';
 import { freePort } from '../test/support/redis-server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -67,7 +73,10 @@ export interface EmulatorState {
   /** The emulator's endpoint (AWS_ENDPOINT_URL of the deploy). */
   endpoint: string;
   region: string;
+  /** The stack deployed last (the integration suite's INTEGRATION_TARGET=emulator default). */
   stackName: string;
+  /** Its store (default redis). */
+  store?: Store;
   /** What this script started (emulator:down stops these and nothing else). */
   ministack?: Started;
   redis?: Started;
@@ -100,8 +109,26 @@ function isOurs(started: Started | undefined, program: string): boolean {
   }
 }
 
-function stackName(): string {
-  return process.env.EMULATOR_STACK_NAME ?? samconfigValue('stack_name') ?? 'classroom-realtime';
+/** The store the deployment runs on: ElastiCache (Redis; the template's default) or DynamoDB (Store=DynamoDB). */
+export type Store = 'redis' | 'dynamodb';
+
+/** `--store dynamodb` / `--store=dynamodb` (or `elasticache`, `redis`): the store to deploy. */
+export function parseStore(flags: string[]): Store {
+  const at = flags.findIndex((flag) => flag === '--store' || flag.startsWith('--store='));
+  if (at < 0) return 'redis';
+  const flag = flags[at] as string;
+  const value = (
+    flag.includes('=') ? flag.slice(flag.indexOf('=') + 1) : (flags[at + 1] ?? '')
+  ).toLowerCase();
+  if (value === 'dynamodb') return 'dynamodb';
+  if (value === 'elasticache' || value === 'redis') return 'redis';
+  throw new Error(`--store must be dynamodb or elasticache, not "${value}"`);
+}
+
+/** The stack of a store: samconfig's name (or EMULATOR_STACK_NAME), with `-dynamodb` for the DynamoDB one. */
+function stackName(store: Store = 'redis'): string {
+  const base = process.env.EMULATOR_STACK_NAME ?? samconfigValue('stack_name') ?? 'classroom-realtime';
+  return store === 'dynamodb' && !process.env.EMULATOR_STACK_NAME ? `${base}-dynamodb` : base;
 }
 
 /** The AWS environment of every call to the emulator: its endpoint and dummy credentials, never a real profile. */
@@ -304,14 +331,14 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /** The emulator to deploy to: EMULATOR_ENDPOINT, or ministack and redis-server started here (or earlier). */
-async function ensureEmulator(): Promise<EmulatorState> {
+async function ensureEmulator(store: Store): Promise<EmulatorState> {
   mkdirSync(DIR, { recursive: true });
   const previous = readState();
   const external = process.env.EMULATOR_ENDPOINT?.replace(/\/$/, '');
   if (external) {
     if (!(await emulatorAnswers(external))) throw new Error(`EMULATOR_ENDPOINT ${external} does not answer`);
     log(`using the emulator at ${external} (EMULATOR_ENDPOINT)`);
-    const state: EmulatorState = { endpoint: external, region: REGION, stackName: stackName() };
+    const state: EmulatorState = { endpoint: external, region: REGION, stackName: stackName(store), store };
     // Keep what we started earlier on record, so emulator:down still stops it.
     writeState({ ...state, ministack: previous?.ministack, redis: previous?.redis });
     return state;
@@ -323,7 +350,7 @@ async function ensureEmulator(): Promise<EmulatorState> {
     (await emulatorAnswers(previous.endpoint))
   ) {
     log(`reusing ministack at ${previous.endpoint} (pid ${previous.ministack?.pid}) and its redis-server`);
-    return previous;
+    return { ...previous, stackName: stackName(store), store };
   }
   if (previous) {
     await stopStarted(previous.ministack, 'ministack');
@@ -342,7 +369,8 @@ async function ensureEmulator(): Promise<EmulatorState> {
   const state: EmulatorState = {
     endpoint: `http://127.0.0.1:${ministack.port}`,
     region: REGION,
-    stackName: stackName(),
+    stackName: stackName(store),
+    store,
     ministack,
     redis,
   };
@@ -390,7 +418,7 @@ function defaultNetwork(endpoint: string): { vpcId: string; subnetIds: string[] 
   return network;
 }
 
-function samDeploy(endpoint: string, parameters: Map<string, string>): void {
+function samDeploy(endpoint: string, stackName: string, parameters: Map<string, string>): void {
   const overrides = [...parameters].map(([key, value]) => `${key}=${value}`);
   run(
     'bash',
@@ -400,7 +428,7 @@ function samDeploy(endpoint: string, parameters: Map<string, string>): void {
       '--config-env',
       CONFIG_ENV,
       '--stack-name',
-      stackName(),
+      stackName,
       '--region',
       REGION,
       '--parameter-overrides',
@@ -436,29 +464,66 @@ async function deploy(state: EmulatorState): Promise<Deployed> {
       for (let i = 0; i < 120 && (await describeStack(cfn, state.stackName)); i++) await sleep(500);
       stack = undefined;
     }
-    const network = defaultNetwork(state.endpoint);
     const parameters = samconfigParameters();
-    parameters.set('ExistingVpcId', network.vpcId);
-    parameters.set('ExistingSubnetIds', network.subnetIds.join(','));
+    if (state.store === 'dynamodb') {
+      // No VPC, no cache: the network and cache parameters are ignored.
+      parameters.set('Store', 'DynamoDB');
+    } else {
+      const network = defaultNetwork(state.endpoint);
+      parameters.set('ExistingVpcId', network.vpcId);
+      parameters.set('ExistingSubnetIds', network.subnetIds.join(','));
+    }
     const stage = parameters.get('StageName') ?? 'emulator';
     const apiId = outputsOf(stack).WebSocketApiId;
     // Unknown before the API exists: the template's default (empty) until the update below.
     if (apiId) parameters.set('ManagementEndpoint', executeApiUrl(state.endpoint, apiId, stage));
     log(`sam deploy of stack ${state.stackName} to ${state.endpoint} (${stack ? 'update' : 'create'})`);
-    samDeploy(state.endpoint, parameters);
+    samDeploy(state.endpoint, state.stackName, parameters);
     let outputs = outputsOf(await describeStack(cfn, state.stackName));
     const expected = executeApiUrl(state.endpoint, outputs.WebSocketApiId ?? '', outputs.StageName ?? stage);
     if (outputs.ManagementEndpoint !== expected) {
       log(`the management endpoint names the API id (${outputs.WebSocketApiId}): updating the stack with it`);
       parameters.set('ManagementEndpoint', expected);
-      samDeploy(state.endpoint, parameters);
+      samDeploy(state.endpoint, state.stackName, parameters);
       outputs = outputsOf(await describeStack(cfn, state.stackName));
       if (outputs.ManagementEndpoint !== expected)
         throw new Error(`ManagementEndpoint output is ${outputs.ManagementEndpoint}, not ${expected}`);
     }
+    if (outputs.TableName) await ensureTableTtl(state.endpoint, outputs.TableName);
     return { state, outputs, buildSeconds, deploySeconds: (Date.now() - deployStarted) / 1000 };
   } finally {
     cfn.destroy();
+  }
+}
+
+/**
+ * ministack's CloudFormation creates AWS::DynamoDB::Table without its TimeToLiveSpecification (1.5.33: the
+ * table's DescribeTimeToLive says DISABLED after the deploy); CloudFormation on AWS enables it. Enabled here as
+ * the template says, and said so. (The store treats an item past its expiresAt as absent either way: TTL
+ * deletion is lazy on AWS too.)
+ */
+async function ensureTableTtl(endpoint: string, tableName: string): Promise<void> {
+  const template = parseCfnYaml(readFileSync(join(ROOT, 'template.yaml'), 'utf8')) as {
+    Resources: Record<string, { Properties?: { TimeToLiveSpecification?: { AttributeName?: string } } }>;
+  };
+  const attribute = template.Resources.ClassroomTable?.Properties?.TimeToLiveSpecification?.AttributeName;
+  if (!attribute) return;
+  const dynamodb = new DynamoDBClient(clientConfig(endpoint));
+  try {
+    const ttl = (await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName })))
+      .TimeToLiveDescription;
+    if (ttl?.TimeToLiveStatus === 'ENABLED' && ttl.AttributeName === attribute) return;
+    await dynamodb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attribute, Enabled: true },
+      }),
+    );
+    log(
+      `the emulator created ${tableName} without its TimeToLiveSpecification (TTL ${ttl?.TimeToLiveStatus ?? 'unknown'}): enabled TTL on ${attribute} as the template says`,
+    );
+  } finally {
+    dynamodb.destroy();
   }
 }
 
@@ -481,9 +546,14 @@ async function printDeployed({ state, outputs, buildSeconds, deploySeconds }: De
     `  WebSocket URL        ${wsUrl}`,
     `  management endpoint  ${outputs.ManagementEndpoint}`,
     `  publish queue        ${outputs.PublishQueueUrl}`,
+    outputs.TableName
+      ? `  store                DynamoDB, table ${outputs.TableName} (Store=DynamoDB)`
+      : `  store                ElastiCache (Redis), replication group ${outputs.ReplicationGroupId}`,
     `  token                JWT_SECRET=${quoted} npm run token -- --user alice --name Alice --role teacher --rooms room1`,
     `  client               JWT_SECRET=${quoted} npm run client -- --url ${wsUrl} --room room1 --user alice --role teacher`,
-    `  suite                INTEGRATION_TARGET=emulator npm run test:integration`,
+    outputs.TableName
+      ? `  suite                INTEGRATION_TARGET=emulator TEST_DYNAMODB_ENDPOINT=${state.endpoint} TEST_TABLE_NAME=${outputs.TableName} npx jest --selectProjects integration-dynamodb`
+      : `  suite                INTEGRATION_TARGET=emulator npm run test:integration`,
     `  stop                 npm run emulator:down`,
     '',
   ];
@@ -498,12 +568,16 @@ interface JestResults {
 }
 
 /** Runs the integration suite against the deployed stack; returns jest's exit code. */
-function runSuite(state: EmulatorState): number {
-  log(`integration suite against the deployed stack (INTEGRATION_TARGET=emulator)`);
+function runSuite({ state, outputs }: Pick<Deployed, 'state' | 'outputs'>): number {
+  // The DynamoDB stack: the suite's DynamoDB project, its table the stack's own on the emulator (its global
+  // setup then starts no DynamoDB of its own).
+  const dynamodb = state.store === 'dynamodb';
+  const project = dynamodb ? 'integration-dynamodb' : 'integration';
+  log(`integration suite against the deployed stack (INTEGRATION_TARGET=emulator, jest project ${project})`);
   rmSync(RESULTS_FILE, { force: true });
   const result = spawnSync(
     join(ROOT, 'node_modules', '.bin', 'jest'),
-    ['--selectProjects', 'integration', '--json', '--outputFile', RESULTS_FILE],
+    ['--selectProjects', project, '--json', '--outputFile', RESULTS_FILE],
     {
       cwd: ROOT,
       stdio: 'inherit',
@@ -512,6 +586,13 @@ function runSuite(state: EmulatorState): number {
         INTEGRATION_TARGET: 'emulator',
         EMULATOR_ENDPOINT: state.endpoint,
         EMULATOR_STACK_NAME: state.stackName,
+        ...(dynamodb
+          ? {
+              TEST_STORE: 'dynamodb',
+              TEST_DYNAMODB_ENDPOINT: state.endpoint,
+              TEST_TABLE_NAME: outputs.TableName ?? '',
+            }
+          : {}),
       },
     },
   );
@@ -541,7 +622,7 @@ async function localstackUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
-async function localstack(test: boolean): Promise<number> {
+async function localstack(test: boolean, store: Store): Promise<number> {
   const reason = await localstackUnavailable();
   if (reason) {
     log(`LocalStack deployment: skipped: ${reason}`);
@@ -558,11 +639,12 @@ async function localstack(test: boolean): Promise<number> {
     const state: EmulatorState = {
       endpoint: container.getConnectionUri(),
       region: REGION,
-      stackName: stackName(),
+      stackName: stackName(store),
+      store,
     };
     const deployed = await deploy(state);
     await printDeployed(deployed);
-    return test ? runSuite(state) : 0;
+    return test ? runSuite(deployed) : 0;
   } finally {
     await container.stop();
   }
@@ -570,14 +652,16 @@ async function localstack(test: boolean): Promise<number> {
 
 // ---- commands ---------------------------------------------------------------------------------------
 
-async function deployCommand(test: boolean): Promise<number> {
-  if (process.env.EMULATOR === 'localstack') return localstack(test);
+async function deployCommand(test: boolean, store: Store): Promise<number> {
+  if (process.env.EMULATOR === 'localstack') return localstack(test, store);
   const started = Date.now();
-  const state = await ensureEmulator();
+  const state = await ensureEmulator(store);
   const deployed = await deploy(state);
+  // The suite's default target is the stack deployed last.
+  writeState({ ...(readState() ?? state), stackName: state.stackName, store });
   await printDeployed(deployed);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return test ? runSuite(state) : 0;
+  return test ? runSuite(deployed) : 0;
 }
 
 async function downCommand(): Promise<number> {
@@ -594,9 +678,9 @@ async function downCommand(): Promise<number> {
 
 async function main(): Promise<number> {
   const [command, ...flags] = process.argv.slice(2);
-  if (command === 'deploy') return deployCommand(!flags.includes('--no-test'));
+  if (command === 'deploy') return deployCommand(!flags.includes('--no-test'), parseStore(flags));
   if (command === 'down') return downCommand();
-  console.error('usage: tsx scripts/emulator.ts deploy [--no-test] | down');
+  console.error('usage: tsx scripts/emulator.ts deploy [--no-test] [--store dynamodb|elasticache] | down');
   return 2;
 }
 

@@ -18,6 +18,13 @@
  *   `MANAGEMENT_ENDPOINT` (https://…/STAGE) and `PUBLISH_QUEUE_URL`. Tests that need a knob only the
  *   emulator has (idle timeout, template parameters, connection ids, fault hooks) are reported skipped.
  *
+ * The store: Redis, or with TEST_STORE=dynamodb (the jest project `integration-dynamodb`) the DynamoDB store: the
+ * local target evaluates the template with Store=DynamoDB and gives the functions the run's local table
+ * (test/support/stack-dynamodb.ts) and no Redis; the emulator target finds the store of the deployed stack from
+ * its outputs (TableName with Store=DynamoDB). Test names then say `[local, dynamodb]`. Tests that need Redis
+ * itself (`requires.redis`) are skipped there with the reason; members are read through `memberIds`, on either
+ * store (test/support/store-inspector.ts).
+ *
  * Tests that cannot run on the target are each registered as `skipped: <test name> (<reason>)`, a test
  * that prints the reason (console.warn) and passes, so the run shows what was not run and why.
  * INTEGRATION_GATEWAY_LOG=1 prints the emulator's invocation lines live.
@@ -33,7 +40,14 @@ import Redis, { Cluster } from 'ioredis';
 import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
+import {
+  type StackDynamoDB,
+  stackDynamoDB,
+  storeParameters,
+  testStore,
+} from '../../test/support/stack-dynamodb';
 import { stackRedis, testClusterUrl } from '../../test/support/stack-redis';
+import { DynamoInspector, RedisInspector, type StoreInspector } from '../../test/support/store-inspector';
 import { TestClient } from './client';
 import { containerRuntimeUnavailable, startContainers } from './containers';
 import { type MotoServer, motoUnavailable, startMoto } from './moto';
@@ -51,11 +65,16 @@ export interface Requirements {
   emulator?: string;
   /** The test needs the SQS publish path (moto locally, LocalStack in containers, PUBLISH_QUEUE_URL on AWS). */
   sqs?: boolean;
-  /** The test needs a socket's connection id and the handlers' Redis (`connectWithId`, `redisUrl`). */
+  /** The test needs a socket's connection id and the handlers' store (`connectWithId`, `memberIds`). */
   connectionIds?: boolean;
   /** The API Gateway behaviour the test checks, where an emulator may lack it (see EMULATOR_LACKS). */
   behaviour?: Behaviour;
+  /** The test needs the Redis store itself; says what of it (shown in the skip reason on DynamoDB). */
+  redis?: string;
 }
+
+/** The store the suite runs on (TEST_STORE=dynamodb: the jest project integration-dynamodb). */
+export const STORE = testStore();
 
 /** API Gateway behaviours that a deployment target may not implement. */
 export type Behaviour = 'unauthorized-401' | 'frame-limit';
@@ -93,7 +112,9 @@ export interface Target {
   managementEndpoint: string;
   /** The in-process gateway (local and containers targets). */
   gateway?: Gateway;
-  /** The Redis the handlers use (local and containers targets). */
+  /** The store of the handlers. */
+  store: 'redis' | 'dynamodb';
+  /** The Redis the handlers use (local and containers targets on the Redis store). */
   redisUrl?: string;
   /** Whether `redisUrl` is a Redis Cluster (read it with `targetRedis`). */
   redisCluster?: boolean;
@@ -111,6 +132,8 @@ export interface Target {
   connectWithId(member: Member, room: string, label?: string): Promise<{ client: TestClient; id: string }>;
   /** Emulator only: from now on the gateway answers 410 to posts to this connection (a vanished client). */
   vanish(connectionId: string): void;
+  /** Connection ids the store keeps as the room's members (local and emulator targets, either store). */
+  memberIds(room: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -120,6 +143,10 @@ export interface Target {
 export function unavailable(requirements: Requirements = {}): string | undefined {
   if (testClusterUrl() && TARGET !== 'local')
     return `the cluster target (integration-cluster) runs the local target only, not INTEGRATION_TARGET=${TARGET}`;
+  if (STORE === 'dynamodb' && TARGET === 'containers')
+    return 'the DynamoDB store (integration-dynamodb) runs on the local and emulator targets, not INTEGRATION_TARGET=containers';
+  if (STORE === 'dynamodb' && requirements.redis)
+    return `needs ${requirements.redis}, which the DynamoDB store does not have (TEST_STORE=dynamodb)`;
   if (TARGET === 'containers') {
     const reason = containerRuntimeUnavailable();
     if (reason) return reason;
@@ -128,7 +155,7 @@ export function unavailable(requirements: Requirements = {}): string | undefined
     if (requirements.emulator)
       return `needs ${requirements.emulator}, a knob only the local gateway emulator has (INTEGRATION_TARGET=aws)`;
     if (requirements.connectionIds)
-      return "needs a socket's connection id and the handlers' Redis, which a deployed stage does not expose (INTEGRATION_TARGET=aws)";
+      return "needs a socket's connection id and the handlers' store, which a deployed stage does not expose (INTEGRATION_TARGET=aws)";
     if (requirements.sqs && !process.env.PUBLISH_QUEUE_URL)
       return 'PUBLISH_QUEUE_URL is not set (INTEGRATION_TARGET=aws)';
   }
@@ -142,8 +169,12 @@ export function unavailable(requirements: Requirements = {}): string | undefined
   return undefined;
 }
 
-/** The target as test names show it: `local`, `local, cluster` (integration-cluster), `aws`… */
-export const TARGET_LABEL = testClusterUrl() ? `${TARGET}, cluster` : TARGET;
+/** The target as test names show it: `local`, `local, cluster` (integration-cluster), `local, dynamodb`, `aws`… */
+export const TARGET_LABEL = testClusterUrl()
+  ? `${TARGET}, cluster`
+  : STORE === 'dynamodb'
+    ? `${TARGET}, dynamodb`
+    : TARGET;
 
 export interface TargetContext {
   /** The started target (inside tests and hooks). */
@@ -253,8 +284,8 @@ export function uniqueRoom(prefix = 'room'): string {
  * A client for the handlers' Redis (`target.redisUrl`): ioredis' cluster client on a cluster (a room's keys
  * live on the master of their slot), else a plain one. Lazy; `disconnect()` it after use.
  */
-export function targetRedis(target: Target): Redis | Cluster {
-  if (!target.redisUrl) throw new Error(`target ${target.name} does not expose its Redis`);
+export function targetRedis(target: Pick<Target, 'redisUrl' | 'redisCluster'>): Redis | Cluster {
+  if (!target.redisUrl) throw new Error('the target does not expose its Redis');
   if (!target.redisCluster) return new Redis(target.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   const { hostname, port } = new URL(target.redisUrl);
   const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
@@ -286,28 +317,36 @@ function buildWsUrl(base: string, query: { classRoomId?: string; token?: string 
 }
 
 interface Infrastructure {
-  redisUrl: string;
+  /** The Redis store (undefined on DynamoDB). */
+  redisUrl?: string;
   redisCluster: boolean;
+  /** The DynamoDB store (TEST_STORE=dynamodb). */
+  dynamodb?: StackDynamoDB;
   sqsEndpoint?: string;
   stop(): Promise<void>;
 }
 
 async function localInfrastructure(options: TargetOptions): Promise<Infrastructure> {
-  const redis = await stackRedis();
+  const redis = STORE === 'redis' ? await stackRedis() : undefined;
+  let dynamodb: StackDynamoDB | undefined;
   let moto: MotoServer | undefined;
   try {
+    if (STORE === 'dynamodb') dynamodb = await stackDynamoDB();
     if (options.sqs) moto = await startMoto();
   } catch (error) {
-    await redis.stop();
+    await dynamodb?.stop();
+    await redis?.stop();
     throw error;
   }
   return {
-    redisUrl: redis.url,
-    redisCluster: redis.cluster,
+    redisUrl: redis?.url,
+    redisCluster: redis?.cluster ?? false,
+    dynamodb,
     sqsEndpoint: moto?.endpoint,
     async stop() {
       await moto?.stop();
-      await redis.stop();
+      await dynamodb?.stop();
+      await redis?.stop();
     },
   };
 }
@@ -350,7 +389,7 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
       host: '127.0.0.1',
       stage: 'local',
       idleTimeoutMs: options.idleTimeoutMs,
-      parameterOverrides: options.parameterOverrides,
+      parameterOverrides: { ...storeParameters(), ...options.parameterOverrides },
       sqsEndpoint: options.sqs ? infrastructure.sqsEndpoint : undefined,
       sqsWaitTimeSeconds: 1,
       // A client that vanished without a close frame: AWS answers 410 to posts to it.
@@ -364,8 +403,14 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
       // As local/dev.ts sets them.
       envOverrides: () =>
         localFunctionEnv({
-          redisUrl: infrastructure.redisUrl,
-          redisCluster: infrastructure.redisCluster,
+          ...(infrastructure.dynamodb
+            ? {
+                dynamodb: {
+                  endpoint: infrastructure.dynamodb.endpoint,
+                  tableName: infrastructure.dynamodb.tableName,
+                },
+              }
+            : { redisUrl: infrastructure.redisUrl, redisCluster: infrastructure.redisCluster }),
           jwtSecret: secret,
           logLevel: process.env.TEST_LOG_LEVEL,
         }),
@@ -397,8 +442,10 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
       wsUrl({ classRoomId: room, token: await token({ ...m, rooms: [room] }) }),
       label ?? m.userId,
     );
+  const inspector = lazyInspector(infrastructure);
   return {
     name: TARGET,
+    store: STORE,
     url: gateway.url,
     managementEndpoint: gateway.managementEndpoint,
     gateway,
@@ -420,11 +467,41 @@ async function emulatorTarget(options: TargetOptions): Promise<Target> {
     vanish(connectionId) {
       vanished.add(connectionId);
     },
+    memberIds: (room) => inspector.get().memberIds(room),
     async stop() {
       sqs?.destroy();
-      // The functions' workers, and their Redis clients, end with the gateway.
+      inspector.close();
+      // The functions' workers, and their store clients, end with the gateway.
       await gateway.close();
       await infrastructure.stop();
+    },
+  };
+}
+
+/** A reader of the store (members), made at its first use. */
+function lazyInspector(store: {
+  redisUrl?: string;
+  redisCluster: boolean;
+  dynamodb?: { endpoint: string; tableName: string };
+}): { get(): StoreInspector; close(): void } {
+  let made: { inspect: StoreInspector; close(): void } | undefined;
+  return {
+    get() {
+      if (!made) {
+        if (store.dynamodb) {
+          const inspect = new DynamoInspector(store.dynamodb.endpoint, store.dynamodb.tableName);
+          made = { inspect, close: () => inspect.close() };
+        } else if (store.redisUrl) {
+          const redis = targetRedis({ redisUrl: store.redisUrl, redisCluster: store.redisCluster });
+          made = { inspect: new RedisInspector(redis as Redis), close: () => redis.disconnect() };
+        } else {
+          throw new Error('the target exposes no store');
+        }
+      }
+      return made.inspect;
+    },
+    close() {
+      made?.close();
     },
   };
 }
@@ -451,6 +528,8 @@ async function awsTarget(options: TargetOptions): Promise<Target> {
   };
   return {
     name: 'aws',
+    // The deployed stage's own; the suite only labels it (connection ids and the store are not exposed).
+    store: STORE,
     url,
     managementEndpoint: process.env.MANAGEMENT_ENDPOINT ?? '',
     publishQueueUrl,
@@ -465,6 +544,7 @@ async function awsTarget(options: TargetOptions): Promise<Target> {
       ),
     connectWithId: emulatorOnly('connectWithId'),
     vanish: emulatorOnly('vanish'),
+    memberIds: emulatorOnly('memberIds'),
     async stop() {
       sqs?.destroy();
     },
@@ -502,7 +582,7 @@ async function deployedTarget(options: TargetOptions): Promise<Target> {
   const elasticache = new ElastiCacheClient(config);
   let outputs: Record<string, string>;
   let secret: string;
-  let redisUrl: string;
+  let redisUrl: string | undefined;
   try {
     const stack = (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
     if (
@@ -512,25 +592,33 @@ async function deployedTarget(options: TargetOptions): Promise<Target> {
     )
       throw new Error(`stack ${stackName} at ${endpoint} is ${stack?.StackStatus ?? 'missing'}`);
     outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    // Store=DynamoDB: the TableName output, no cache.
+    const store = outputs.TableName ? 'dynamodb' : 'redis';
     for (const key of [
       'WebSocketApiId',
       'StageName',
       'ManagementEndpoint',
       'JwtSecretArn',
-      'ReplicationGroupId',
+      store === 'dynamodb' ? 'TableName' : 'ReplicationGroupId',
     ])
       if (!outputs[key]) throw new Error(`stack ${stackName} has no ${key} output`);
+    if (store !== STORE)
+      throw new Error(
+        `stack ${stackName} runs the ${store} store, the suite TEST_STORE=${STORE}: deploy it with npm run deploy:emulator${STORE === 'dynamodb' ? ' -- --store dynamodb' : ''}, or run the matching jest project`,
+      );
     secret =
       (await secrets.send(new GetSecretValueCommand({ SecretId: outputs.JwtSecretArn }))).SecretString ?? '';
-    const group = (
-      await elasticache.send(
-        new DescribeReplicationGroupsCommand({ ReplicationGroupId: outputs.ReplicationGroupId }),
-      )
-    ).ReplicationGroups?.[0];
-    const primary = group?.NodeGroups?.[0]?.PrimaryEndpoint;
-    if (!primary?.Address || !primary.Port)
-      throw new Error(`replication group ${outputs.ReplicationGroupId} has no primary endpoint`);
-    redisUrl = `redis://${primary.Address}:${primary.Port}`;
+    if (store === 'redis') {
+      const group = (
+        await elasticache.send(
+          new DescribeReplicationGroupsCommand({ ReplicationGroupId: outputs.ReplicationGroupId }),
+        )
+      ).ReplicationGroups?.[0];
+      const primary = group?.NodeGroups?.[0]?.PrimaryEndpoint;
+      if (!primary?.Address || !primary.Port)
+        throw new Error(`replication group ${outputs.ReplicationGroupId} has no primary endpoint`);
+      redisUrl = `redis://${primary.Address}:${primary.Port}`;
+    }
   } finally {
     cfn.destroy();
     secrets.destroy();
@@ -541,9 +629,14 @@ async function deployedTarget(options: TargetOptions): Promise<Target> {
   const publishQueueUrl = options.sqs ? outputs.PublishQueueUrl : undefined;
   if (options.sqs && !publishQueueUrl) throw new Error(`stack ${stackName} has no PublishQueueUrl output`);
   const sqs = options.sqs ? new SQSClient(config) : undefined;
-  // Connection ids are those the $connect handler adds to the room's members (the stack's own Redis).
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  const members = (room: string) => redis.zrange(`room:{${room}}:members`, 0, -1);
+  // Connection ids are those the $connect handler adds to the room's members (the stack's own store: its
+  // Redis, or its table on the emulator's DynamoDB).
+  const inspector = lazyInspector({
+    redisUrl,
+    redisCluster: false,
+    dynamodb: outputs.TableName ? { endpoint, tableName: outputs.TableName } : undefined,
+  });
+  const members = (room: string) => inspector.get().memberIds(room);
   const token = (claims: TokenClaims) => mintToken(secret, claims);
   const wsUrl = (query: { classRoomId?: string; token?: string }) => buildWsUrl(url, query);
   const connect = async (m: Member, room: string, label?: string) =>
@@ -554,6 +647,7 @@ async function deployedTarget(options: TargetOptions): Promise<Target> {
     );
   return {
     name: 'emulator',
+    store: STORE,
     url,
     managementEndpoint: outputs.ManagementEndpoint as string,
     redisUrl,
@@ -573,9 +667,10 @@ async function deployedTarget(options: TargetOptions): Promise<Target> {
     vanish() {
       throw new Error("vanish needs the local gateway emulator's fault hook");
     },
+    memberIds: members,
     async stop() {
       sqs?.destroy();
-      redis.disconnect();
+      inspector.close();
     },
   };
 }
