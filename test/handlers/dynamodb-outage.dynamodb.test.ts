@@ -1,0 +1,164 @@
+/**
+ * DynamoDB unavailable (DynamoDB target only): the handlers' client pointed at a closed port, and at a small
+ * HTTP endpoint in front of the run's local DynamoDB that answers some requests as DynamoDB answers a
+ * throttled or failing request (HTTP 400 with the JSON error body, or 500), forwarding the rest. A request
+ * the SDK gives up on after its retries is `unavailable`: nothing acknowledged, nothing delivered, and the
+ * resend with the same clientMsgId is stored once when DynamoDB answers again.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closeDynamo } from '@classroom/shared';
+import { lambdaContext, wsEvent } from '../support/events';
+import { Harness } from '../support/harness';
+import { freePort } from '../support/redis-server';
+
+const h = new Harness();
+const local = process.env.TEST_DYNAMODB_ENDPOINT as string; // the run's local DynamoDB
+
+/** What the endpoint answers instead of forwarding, for the requests `matches` picks. */
+interface Fault {
+  status: number;
+  type: string;
+  matches: (operation: string, body: Record<string, unknown>) => boolean;
+}
+
+let fault: Fault | undefined;
+let answered = 0;
+let proxy: Server;
+let proxyUrl: string;
+
+beforeAll(async () => {
+  await h.start({ DYNAMODB_CONNECT_TIMEOUT_MS: '1000', DYNAMODB_REQUEST_TIMEOUT_MS: '3000' });
+  const target = new URL(local);
+  proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+      if (fault?.matches(operation, JSON.parse(body.toString() || '{}'))) {
+        answered++;
+        const payload = JSON.stringify({
+          __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`,
+          message: `${fault.type} (injected)`,
+        });
+        res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0' }).end(payload);
+        return;
+      }
+      const upstream = request(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await h.stop();
+  await new Promise((resolve) => proxy.close(resolve));
+});
+beforeEach(() => {
+  h.api.reset();
+  fault = undefined;
+  answered = 0;
+});
+
+/** Points the handlers' DynamoDB client at `endpoint` (a new client, as a new container would have). */
+function useEndpoint(endpoint: string): void {
+  closeDynamo();
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+}
+
+const say = (caller: Parameters<Harness['send']>[1], data: unknown, clientMsgId: string) =>
+  h.send('sendMessage', caller, { action: 'sendMessage', kind: 'chat', data, clientMsgId });
+
+describe('DynamoDB unavailable', () => {
+  afterEach(() => useEndpoint(local));
+
+  it('answers sendMessage unavailable within a few seconds when nothing listens, refuses $connect (500), and recovers', async () => {
+    // Prepare
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    useEndpoint(`http://127.0.0.1:${await freePort()}`);
+    const started = Date.now();
+    // Act
+    const answer = await say(ann, 'lost?', 'o1');
+    const elapsed = Date.now() - started;
+    const handshake = await h.handlers.connect(wsEvent(h.caller(room, 'carl'), '$connect'), lambdaContext());
+    useEndpoint(local);
+    const resent = await say(ann, 'lost?', 'o1');
+    // Assess
+    expect(answer).toEqual({
+      type: 'error',
+      code: 'unavailable',
+      message: expect.any(String),
+      action: 'sendMessage',
+      clientMsgId: 'o1',
+    });
+    expect(elapsed).toBeLessThan(3000);
+    expect(handshake.statusCode).toBe(500);
+    expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'o1', seq: 1 });
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'lost?']]);
+  });
+
+  it.each([
+    { status: 400, type: 'ThrottlingException' },
+    { status: 400, type: 'ProvisionedThroughputExceededException' },
+    { status: 400, type: 'RequestLimitExceeded' },
+    { status: 500, type: 'InternalServerError' },
+    { status: 503, type: 'ServiceUnavailable' },
+  ])(
+    'answers unavailable when every request gets $type ($status), after the SDK retries it',
+    async ({ status, type }) => {
+      // Prepare
+      const room = h.room();
+      const ann = await h.join(h.caller(room, 'ann'));
+      const bob = await h.join(h.caller(room, 'bob'));
+      useEndpoint(proxyUrl);
+      fault = { status, type, matches: () => true };
+      // Act
+      const answer = await say(ann, 'x', 't1');
+      // Assess: each of the first round trip's two calls tried 3 times (the client's maxAttempts)
+      expect(answer).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 't1' });
+      expect(answered).toBe(6);
+      expect(h.api.framesTo(bob.connectionId)).toEqual([]);
+      expect(await h.inspect.seq(room)).toBeUndefined();
+    },
+    30_000,
+  );
+
+  it('never acknowledges a message whose counter write was throttled; its resend is stored once', async () => {
+    // Prepare: only the state item's update is throttled (the member and dedupe writes go through)
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    useEndpoint(proxyUrl);
+    fault = {
+      status: 400,
+      type: 'ThrottlingException',
+      matches: (operation, body) =>
+        operation === 'UpdateItem' && (body.Key as { sk?: { S?: string } })?.sk?.S === 'state',
+    };
+    // Act
+    const throttled = await say(ann, 'once', 'w1');
+    const stateAfter = await h.inspect.seq(room);
+    fault = undefined;
+    const resent = await say(ann, 'once', 'w1');
+    const again = await say(ann, 'once', 'w1');
+    // Assess
+    expect(throttled).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 'w1' });
+    expect(answered).toBe(3);
+    expect(stateAfter).toBeUndefined();
+    expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'w1', seq: 1 });
+    expect(again).toEqual(resent);
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'once']]);
+    expect(await h.inspect.seq(room)).toBe(1);
+  }, 30_000);
+});
