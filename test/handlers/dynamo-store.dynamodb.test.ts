@@ -15,6 +15,7 @@ import {
   onConsumedCapacity,
   type RoomSettings,
   roomSettings,
+  roomStore,
   StoreUnavailableError,
 } from '@classroom/shared';
 import { Harness } from '../support/harness';
@@ -76,6 +77,17 @@ function input(roomId: string, data: string, clientMsgId?: string) {
     rateLimited: false,
   };
 }
+
+describe('DynamoDB store: selection', () => {
+  it('is what roomStore() gives the handlers with STORE=dynamodb, with no Redis to connect to', async () => {
+    // Prepare: the harness removed REDIS_URL/REDIS_HOST (a Redis client would fail its configuration)
+    expect(process.env.REDIS_URL ?? process.env.REDIS_HOST).toBeUndefined();
+    // Act
+    const store = await roomStore();
+    // Assess
+    expect(store).toBeInstanceOf(DynamoRoomStore);
+  });
+});
 
 describe('DynamoDB store: sequence', () => {
   it('gives 50 senders sending at once to one room the seqs 1..50, no gap, no duplicate', async () => {

@@ -2,6 +2,7 @@ import {
   authSettings,
   ConfigError,
   durabilitySettings,
+  dynamoClientSettings,
   getBoolean,
   getInteger,
   getOptionalString,
@@ -10,6 +11,7 @@ import {
   publishDedupeSeconds,
   redisSettings,
   roomSettings,
+  storeSettings,
 } from '../../layers/shared/src/config';
 
 const VARIABLES = [
@@ -37,6 +39,11 @@ const VARIABLES = [
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'MANAGEMENT_ENDPOINT',
+  'STORE',
+  'TABLE_NAME',
+  'DYNAMODB_CONNECT_TIMEOUT_MS',
+  'DYNAMODB_REQUEST_TIMEOUT_MS',
+  'DYNAMODB_MAX_ATTEMPTS',
 ];
 
 let saved: NodeJS.ProcessEnv;
@@ -215,6 +222,57 @@ describe('Function: roomSettings', () => {
 
     // Act & Assess
     expect(() => roomSettings()).toThrow(/ROOM_HISTORY_LIMIT/);
+  });
+});
+
+describe('Function: storeSettings', () => {
+  it('is Redis by default', () => {
+    // Prepare & Act & Assess
+    expect(storeSettings()).toEqual({ kind: 'redis' });
+  });
+
+  it('is DynamoDB with its table for STORE=dynamodb (any case)', () => {
+    // Prepare
+    Object.assign(process.env, { STORE: 'DynamoDB', TABLE_NAME: 'stack-ClassroomTable-1X2Y' });
+
+    // Act & Assess
+    expect(storeSettings()).toEqual({ kind: 'dynamodb', tableName: 'stack-ClassroomTable-1X2Y' });
+  });
+
+  it('refuses STORE=dynamodb without TABLE_NAME, naming both', () => {
+    // Prepare
+    process.env.STORE = 'dynamodb';
+
+    // Act & Assess
+    expect(() => storeSettings()).toThrow(ConfigError);
+    expect(() => storeSettings()).toThrow(/STORE=dynamodb needs TABLE_NAME/);
+  });
+
+  it('refuses a store it does not know', () => {
+    // Prepare
+    process.env.STORE = 'memcached';
+
+    // Act & Assess
+    expect(() => storeSettings()).toThrow(/STORE must be redis or dynamodb, got "memcached"/);
+  });
+});
+
+describe('Function: dynamoClientSettings', () => {
+  it('fails a dead endpoint fast by default: 500 ms to connect, 1.5 s per request, 3 attempts', () => {
+    // Prepare & Act & Assess
+    expect(dynamoClientSettings()).toEqual({ connectTimeoutMs: 500, requestTimeoutMs: 1500, maxAttempts: 3 });
+  });
+
+  it.each([
+    ['DYNAMODB_CONNECT_TIMEOUT_MS', '10'],
+    ['DYNAMODB_REQUEST_TIMEOUT_MS', '60000'],
+    ['DYNAMODB_MAX_ATTEMPTS', '0'],
+  ])('refuses %s=%s', (name, value) => {
+    // Prepare
+    process.env[name] = value;
+
+    // Act & Assess
+    expect(() => dynamoClientSettings()).toThrow(new RegExp(name));
   });
 });
 

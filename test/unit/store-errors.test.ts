@@ -1,3 +1,4 @@
+import { dynamoError } from '../../layers/shared/src/dynamo-store';
 import { StoreUnavailableError, storeError } from '../../layers/shared/src/room-store';
 
 /** A Redis server reply, as ioredis reports it (its class is redis-errors' ReplyError). */
@@ -37,5 +38,45 @@ describe('Function: storeError', () => {
   ])('leaves %s as it is (internal)', (_case, error) => {
     // Prepare & Act & Assess
     expect(storeError(error)).toBe(error);
+  });
+});
+
+/** An error as the DynamoDB client reports a service answer (its name, and the HTTP status in $metadata). */
+function service(name: string, httpStatusCode: number): Error {
+  const error = new Error(`${name} (test)`);
+  error.name = name;
+  return Object.assign(error, { $metadata: { httpStatusCode } });
+}
+
+describe('Function: dynamoError', () => {
+  it.each([
+    ['throttling', service('ThrottlingException', 400)],
+    ['provisioned throughput exceeded', service('ProvisionedThroughputExceededException', 400)],
+    ['the account request limit', service('RequestLimitExceeded', 400)],
+    ['an internal server error', service('InternalServerError', 500)],
+    ['an unavailable service', service('ServiceUnavailable', 503)],
+    ['any other 5xx', service('UnknownError', 502)],
+    [
+      'a refused connection (no HTTP answer)',
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    ],
+    ['a client timeout', Object.assign(new Error('socket timed out'), { name: 'TimeoutError' })],
+  ])('makes %s a StoreUnavailableError (nothing acknowledged: resend)', (_case, error) => {
+    // Prepare & Act
+    const mapped = dynamoError(error);
+
+    // Assess
+    expect(mapped).toBeInstanceOf(StoreUnavailableError);
+    expect((mapped as Error).cause).toBe(error);
+  });
+
+  it.each([
+    ['a validation error (a bug)', service('ValidationException', 400)],
+    ['a missing table (misconfiguration)', service('ResourceNotFoundException', 400)],
+    ['access denied (IAM)', service('AccessDeniedException', 400)],
+    ['a failed condition (the store handles it)', service('ConditionalCheckFailedException', 400)],
+  ])('leaves %s as it is (internal)', (_case, error) => {
+    // Prepare & Act & Assess
+    expect(dynamoError(error)).toBe(error);
   });
 });

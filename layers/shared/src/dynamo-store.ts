@@ -739,7 +739,7 @@ export class DynamoRoomStore implements ClassroomStore {
   private async trim(meter: Meter, pk: string, state: RoomState, before: RoomState): Promise<void> {
     const firstByCount = state.seq - this.settings.historyLimit + 1;
     const overBytes = state.bytes - before.loBytes > this.settings.historyBytes;
-    if (before.lo >= firstByCount && !overBytes) return;
+    if ((before.lo >= firstByCount && !overBytes) || before.lo > state.seq - 1) return;
     const items = await this.query(meter, {
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: {
