@@ -20,6 +20,8 @@ interface Fault {
   status: number;
   type: string;
   matches: (operation: string, body: Record<string, unknown>) => boolean;
+  /** Forward the request first (it is applied), then answer the fault instead of DynamoDB's answer. */
+  afterApplying?: boolean;
 }
 
 let fault: Fault | undefined;
@@ -36,18 +38,27 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-      if (fault?.matches(operation, JSON.parse(body.toString() || '{}'))) {
+      const injected = fault?.matches(operation, JSON.parse(body.toString() || '{}')) ? fault : undefined;
+      const answerFault = (f: Fault) => {
         answered++;
         const payload = JSON.stringify({
-          __type: `com.amazonaws.dynamodb.v20120810#${fault.type}`,
-          message: `${fault.type} (injected)`,
+          __type: `com.amazonaws.dynamodb.v20120810#${f.type}`,
+          message: `${f.type} (injected)`,
         });
-        res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0' }).end(payload);
+        res.writeHead(f.status, { 'content-type': 'application/x-amz-json-1.0' }).end(payload);
+      };
+      if (injected && !injected.afterApplying) {
+        answerFault(injected);
         return;
       }
       const upstream = request(
         { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
         (answer) => {
+          if (injected) {
+            answer.resume();
+            answer.on('end', () => answerFault(injected));
+            return;
+          }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
@@ -160,5 +171,43 @@ describe('DynamoDB unavailable', () => {
     expect(again).toEqual(resent);
     expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'once']]);
     expect(await h.inspect.seq(room)).toBe(1);
+  }, 30_000);
+
+  it('does not resend a counter write whose answer was lost (applied, then 500): the resend completes it once', async () => {
+    // Prepare: the state item's update reaches DynamoDB, and its answer is replaced by a 500
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await say(ann, 'before', 'l0');
+    useEndpoint(proxyUrl);
+    fault = {
+      status: 500,
+      type: 'InternalServerError',
+      afterApplying: true,
+      matches: (operation, body) =>
+        operation === 'UpdateItem' &&
+        (body.Key as { sk?: { S?: string } })?.sk?.S === 'state' &&
+        String(body.UpdateExpression).includes('seq'),
+    };
+    h.api.reset();
+    // Act
+    const lost = await say(ann, 'once', 'l1');
+    const counted = await h.inspect.seq(room);
+    fault = undefined;
+    const resent = await say(ann, 'once', 'l1');
+    const again = await say(ann, 'once', 'l1');
+    const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    // Assess: stored once (the SDK did not send it again), unavailable until the resend delivers it, once
+    expect(lost).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 'l1' });
+    expect(answered).toBe(1);
+    expect(counted).toBe(2);
+    expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'l1', seq: 2 });
+    expect(again).toEqual(resent);
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[2, 'once']]);
+    expect(((history?.messages ?? []) as Record<string, unknown>[]).map((f) => f.data)).toEqual([
+      'before',
+      'once',
+    ]);
+    expect(await h.inspect.seq(room)).toBe(2);
   }, 30_000);
 });

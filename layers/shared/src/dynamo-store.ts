@@ -25,8 +25,10 @@
  * previous message's item again (from ALL_OLD, idempotent): a sender that dies between the two writes
  * leaves its message in the state item, where readers see it, and the next sender writes its item. A
  * message is lost from history only if two consecutive senders both die between their two writes. The
- * update is conditioned on `li <> id`, so the SDK retrying an update that was applied (response lost)
- * finds its own message and does not count it twice.
+ * SDK resends that update only after an answer saying it was not applied (throttling); after a timeout, a
+ * reset or a 5xx the call is `unavailable` and the client's resend (same clientMsgId) finds what was
+ * stored. The update is also conditioned on `li <> id`: a resend that finds its own message as the newest
+ * does not count it twice.
  *
  * Round trips per operation (RT = one DynamoDB round trip; calls in one RT run in parallel):
  * - append, stored message: RT1 member UpdateItem (membership + rate limit, GCRA: one conditional write;
@@ -135,6 +137,57 @@ export function dynamoError(error: unknown): unknown {
 
 const isConditionFailure = (error: unknown): error is Error & { Item?: Item } =>
   error instanceof Error && error.name === 'ConditionalCheckFailedException';
+
+/** Answers that say a request was not applied: throttled, a failed condition, or no connection made. */
+const NOT_APPLIED = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'ConditionalCheckFailedException',
+]);
+
+function notApplied(error: unknown): boolean {
+  const e = error as { name?: string; code?: string };
+  return NOT_APPLIED.has(e.name ?? '') || e.code === 'ECONNREFUSED';
+}
+
+/** A write that may have been applied (its answer lost) and is not idempotent: not resent. */
+export class AmbiguousWriteError extends Error {
+  constructor(options?: ErrorOptions) {
+    super('not resent: the first attempt may have been applied', options);
+    this.name = 'AmbiguousWriteError';
+  }
+}
+
+/**
+ * The SDK resends a failed request (timeout, reset, 5xx) within its attempts. The seq's write is not
+ * idempotent (a resend after a lost answer would count the message again if another sender wrote in
+ * between), so it is resent only after an answer saying it was not applied (throttling); otherwise the
+ * call fails `unavailable`, and the client's resend with its clientMsgId finds what was stored.
+ */
+function resendOnlyIfNotApplied<C extends StoreCommand>(command: C): C {
+  let ambiguous: unknown;
+  const stack = command.middlewareStack as unknown as {
+    add(
+      middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+      options: { step: 'finalizeRequest'; priority: 'low'; name: string },
+    ): void;
+  };
+  stack.add(
+    (next) => async (args) => {
+      if (ambiguous !== undefined) throw new AmbiguousWriteError({ cause: ambiguous });
+      try {
+        return await next(args);
+      } catch (error) {
+        if (!notApplied(error)) ambiguous = error;
+        throw error;
+      }
+    },
+    // Below the retry middleware (finalizeRequest, high): runs once per attempt.
+    { step: 'finalizeRequest', priority: 'low', name: 'resendOnlyIfNotApplied' },
+  );
+  return command;
+}
 
 // ---- the client ---------------------------------------------------------------------------------------------
 
@@ -424,16 +477,14 @@ export class DynamoRoomStore implements ClassroomStore {
       expiresAt: N(seconds(now) + this.settings.roomTtlSeconds),
       ...(first ? { lh: S(first.head), lt: S(first.tail), li: S(first.id), lk: S(first.dedupe) } : {}),
     };
-    const { failed } = await this.conditional(
-      meter,
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: item,
-        ConditionExpression: 'attribute_not_exists(sk) OR expiresAt <= :now',
-        ExpressionAttributeValues: { ':now': N(seconds(now)) },
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
+    const create = new PutItemCommand({
+      TableName: this.tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(sk) OR expiresAt <= :now',
+      ExpressionAttributeValues: { ':now': N(seconds(now)) },
+      ReturnConsumedCapacity: 'TOTAL',
+    });
+    const { failed } = await this.conditional(meter, first ? resendOnlyIfNotApplied(create) : create);
     return failed ? undefined : roomState(item);
   }
 
@@ -649,27 +700,29 @@ export class DynamoRoomStore implements ClassroomStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       const { failed, item } = await this.conditional(
         meter,
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: this.key(pk, STATE),
-          UpdateExpression:
-            'SET seq = seq + :one, b = b + :bytes, lh = :head, lt = :tail, li = :id, lk = :dedupe, expiresAt = :exp',
-          ConditionExpression:
-            'attribute_exists(seq) AND expiresAt > :now AND (attribute_not_exists(li) OR li <> :id)',
-          ExpressionAttributeValues: {
-            ':one': N(1),
-            ':bytes': N(bytes),
-            ':head': S(input.head),
-            ':tail': S(input.tail),
-            ':id': S(input.id),
-            ':dedupe': S(dedupe),
-            ':exp': N(seconds(now) + this.settings.roomTtlSeconds),
-            ':now': N(seconds(now)),
-          },
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
+        resendOnlyIfNotApplied(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: this.key(pk, STATE),
+            UpdateExpression:
+              'SET seq = seq + :one, b = b + :bytes, lh = :head, lt = :tail, li = :id, lk = :dedupe, expiresAt = :exp',
+            ConditionExpression:
+              'attribute_exists(seq) AND expiresAt > :now AND (attribute_not_exists(li) OR li <> :id)',
+            ExpressionAttributeValues: {
+              ':one': N(1),
+              ':bytes': N(bytes),
+              ':head': S(input.head),
+              ':tail': S(input.tail),
+              ':id': S(input.id),
+              ':dedupe': S(dedupe),
+              ':exp': N(seconds(now) + this.settings.roomTtlSeconds),
+              ':now': N(seconds(now)),
+            },
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        ),
       );
       if (!failed && item) {
         const before = roomState(item);
