@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCfnYaml } from '../../local/cfn-yaml';
+import { evaluateCondition, type IntrinsicScope, NO_VALUE } from '../../local/intrinsics';
 import { loadTemplate, type TemplateModel } from '../../local/template';
 
 const TEMPLATE = join(__dirname, '..', '..', 'template.yaml');
@@ -175,6 +176,57 @@ describe('template.yaml with Store=DynamoDB', () => {
     ]);
     for (const w of tableWidgets) expect(JSON.stringify(w)).toContain('stack-ClassroomTable');
     expect(body).not.toContain('AWS/ElastiCache');
+  });
+
+  it('evaluates every condition whatever the ignored cache parameters (no mapping lookup fails)', () => {
+    const doc = parseCfnYaml(readFileSync(TEMPLATE, 'utf8')) as Loose;
+    const decls = doc.Parameters as Record<string, Loose>;
+    const names = Object.keys(doc.Conditions);
+    for (const shards of ['1', '2', '3', '4', '5']) {
+      for (const replicas of ['1', '2', '3', '4', '5']) {
+        const values: Record<string, unknown> = {
+          'AWS::NoValue': NO_VALUE,
+          'AWS::Region': 'us-east-1',
+          ...Object.fromEntries(Object.entries(decls).map(([name, d]) => [name, String(d.Default ?? '')])),
+          Store: 'DynamoDB',
+          CacheMode: 'Cluster',
+          ShardCount: shards,
+          ReplicaCount: replicas,
+        };
+        const cache = new Map<string, boolean>();
+        const scope: IntrinsicScope = {
+          region: 'us-east-1',
+          mappings: doc.Mappings,
+          refParameter: (name) => values[name],
+          refResource: (id) => `<${id}>`,
+          getAtt: (id, attribute) => `<${id}.${attribute}>`,
+          condition(name) {
+            if (!cache.has(name)) cache.set(name, evaluateCondition(doc.Conditions[name], scope));
+            return cache.get(name) as boolean;
+          },
+        };
+        for (const name of names) expect(() => scope.condition(name)).not.toThrow();
+        expect(scope.condition('StoreElastiCache')).toBe(false);
+        // The conditions that create a network or cache resource (the CacheSlot ones only pick alarm slots).
+        const creating = [
+          'CreateVpc',
+          'CreateNat',
+          'CreateIpv6',
+          'NatPerAz',
+          'Ipv6Egress',
+          'CacheServerless',
+          'CacheCluster',
+          'CacheReplicationGroup',
+          'CacheNodes',
+          'RedisClusterClient',
+          'RedisTlsOn',
+          'RedisAuthOn',
+          'NodeAlarms',
+          'ServerlessMathAlarms',
+        ];
+        expect(creating.filter((n) => scope.condition(n))).toEqual([]);
+      }
+    }
   });
 
   it('leaves the ElastiCache-only parameters ignored: odd values change nothing', () => {
