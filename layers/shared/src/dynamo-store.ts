@@ -28,7 +28,16 @@
  * SDK resends that update only after an answer saying it was not applied (throttling); after a timeout, a
  * reset or a 5xx the call is `unavailable` and the client's resend (same clientMsgId) finds what was
  * stored. The update is also conditioned on `li <> id`: a resend that finds its own message as the newest
- * does not count it twice.
+ * does not count it twice. The ack waits for the message's own item too, but does not depend on it:
+ * the message is durable once the state item holds it.
+ *
+ * Dedupe (clientMsgId for 60 s, a publish's SQS message id for the queue's redelivery window): the
+ * attempt claims the entry before its seq (one conditional PutItem). A claim held by an attempt still in
+ * flight answers `unavailable` (resend); one older than STALE_CLAIM_MS, or marked `u` by an attempt that
+ * failed after its seq write, is taken over by the resend, which looks for a message stored with that
+ * key in the current epoch (the state item, then the epoch's items) and delivers and acks that one, once.
+ * A duplicate checks the entry's epoch against the room's (a room restarted since takes it anew). Checks
+ * run in parallel with the rate limit, so a duplicate resend uses one of the sender's rate tokens.
  *
  * Round trips per operation (RT = one DynamoDB round trip; calls in one RT run in parallel):
  * - append, stored message: RT1 member UpdateItem (membership + rate limit, GCRA: one conditional write;
@@ -45,16 +54,29 @@
  * - removeMembers: DeleteItem per connection (ALL_OLD; `stale`: conditioned on not joining) || members
  *   Query: 1 RT. listMembers: Query: 1 RT.
  * - historyPage: GetItem state (PutItem of a new epoch when none), then a Query of the page's range,
- *   sized from the average message size: 2 RTs (more for a page of unusually sized messages).
+ *   sized from a typical message size (the log's average, then the median of what was read): 2 RTs,
+ *   a third when the sizes misled the first Query, one more (after 50 ms) when it meets a hole (a sender
+ *   between its two writes).
  * - endRoom: members Query || GetItem state, then DeleteItem state || BatchWriteItem deletes of members
  *   and messages: 2 RTs.
  * Reads are strongly consistent (ConsistentRead). Errors: throttling (after the SDK's retries), 5xx,
  * network errors and timeouts are StoreUnavailableError (`unavailable`: nothing acknowledged).
  *
+ * Capacity units of small items (≤ 1 KB written, ≤ 4 KB read; strongly consistent reads cost 1 unit per
+ * 4 KB): a send with a clientMsgId to a room of 30 writes 6 units (member, claim, state, message,
+ * previous message, claim done) and reads 2 (30 member items ≈ 5 KB); 4 writes without clientMsgId; a
+ * server publish 5 writes and 2 reads; $connect 2 writes (member, joined) and 2 reads; $disconnect 1
+ * write and 2 reads; a resume of 100 small messages 1 + about 8 reads. A room at its history bound adds
+ * about 2 reads and 2 writes per send (trimming). `onConsumedCapacity` reports what DynamoDB counted.
+ *
  * Limits (see the README): one room is one partition key (about 1,000 write units/s, 3,000 read units/s:
  * about 150 small messages/s per room); items ≤ 400 KB (a frame ≤ 128 KB, so the state item fits); the
- * rate limiter is a GCRA (the token bucket's rate and burst); a message expires roomTtlSeconds after it
- * was written, even in a room still active then.
+ * rate limiter is a GCRA (exactly the token bucket's rate and burst); a message expires roomTtlSeconds
+ * after it was written, even in a room still active then; the log's byte bound counts a frame without
+ * its seq's digits; times come from the functions' clocks (not one server's, as Redis `TIME`). Unlike
+ * the Redis scripts, the member operations are not one atomic step: two connections of one user joining
+ * at the same moment may both announce `join`, and the last two leaving at once may announce no `leave`
+ * (presence snapshots stay right).
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
