@@ -5,6 +5,7 @@
  * operation makes. Against the run's local DynamoDB (moto, one request at a time: local/moto-atomic.py), through
  * the handlers where the protocol is concerned and through the store where a fault is injected.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -45,11 +46,11 @@ const say = (caller: Parameters<Harness['send']>[1], data: unknown, clientMsgId?
   }) as Promise<Frame>;
 
 /** A store on its own client, with `fault` run before each of its calls (real requests otherwise). */
-function storeWith(fault: (command: string, input: Record<string, unknown>) => void) {
+function storeWith(fault: (command: string, input: Record<string, unknown>) => void | Promise<void>) {
   const client = createDynamoClient({ endpoint, connectTimeoutMs: 5000, requestTimeoutMs: 5000 });
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      fault(context.commandName as string, args.input as Record<string, unknown>);
+      await fault(context.commandName as string, args.input as Record<string, unknown>);
       return next(args);
     },
     { step: 'initialize', name: 'injectFault' },
@@ -209,6 +210,33 @@ describe('DynamoDB store: members', () => {
       goneMembers: [{ userId: 'ann', name: 'ANN', role: 'student' }],
       removed: 1,
     });
+  });
+
+  it('announces a user gone when its last two connections leave at the same moment (at least once)', async () => {
+    // Prepare: deletes slower than the Query beside them (each removal first reads the other still there)
+    const room = h.room();
+    let slowDeletes = false;
+    const { store, client } = storeWith(async (command) => {
+      if (slowDeletes && command === 'DeleteItemCommand') await sleep(300);
+    });
+    const ann = { userId: 'ann', name: 'ANN', role: 'student' as const };
+    for (const id of ['phone=', 'laptop=']) {
+      await store.addMember(room, id, ann);
+      await store.joined(room, id);
+    }
+    await store.addMember(room, 'teacher=', { userId: 'teacher', name: 'T', role: 'teacher' });
+    slowDeletes = true;
+    // Act
+    const results = await Promise.all([
+      store.removeMembers(room, ['phone=']),
+      store.removeMembers(room, ['laptop=']),
+    ]);
+    client.destroy();
+    // Assess
+    expect(results.map((r) => r.removed)).toEqual([1, 1]);
+    expect(results.flatMap((r) => r.goneMembers).length).toBeGreaterThanOrEqual(1);
+    for (const r of results) expect(r.goneMembers.every((m) => m.userId === 'ann')).toBe(true);
+    expect(await inspect().memberIds(room)).toEqual(['teacher=']);
   });
 
   it('puts a TTL on every item: connections for CONNECTION_TTL_SECONDS, the room for ROOM_TTL_SECONDS, dedupe for 60 s', async () => {

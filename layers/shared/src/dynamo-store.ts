@@ -52,7 +52,8 @@
  * - append, transient: RT1 member UpdateItem || state UpdateItem (epoch, TTL) || members Query: 1 RT.
  * - addMember: member PutItem || members Query: 1 RT. joined: UpdateItem: 1 RT.
  * - removeMembers: DeleteItem per connection (ALL_OLD; `stale`: conditioned on not joining) || members
- *   Query: 1 RT. listMembers: Query: 1 RT.
+ *   Query: 1 RT; a second Query when the user has another connection (it may be leaving at the same
+ *   moment). listMembers: Query: 1 RT.
  * - historyPage: GetItem state (PutItem of a new epoch when none), then a Query of the page's range,
  *   sized from a typical message size (the log's average, then the median of what was read): 2 RTs,
  *   a third when the sizes misled the first Query, one more (after 50 ms) when it meets a hole (a sender
@@ -75,8 +76,8 @@
  * after it was written, even in a room still active then; the log's byte bound counts a frame without
  * its seq's digits; times come from the functions' clocks (not one server's, as Redis `TIME`). Unlike
  * the Redis scripts, the member operations are not one atomic step: two connections of one user joining
- * at the same moment may both announce `join`, and the last two leaving at once may announce no `leave`
- * (presence snapshots stay right).
+ * or leaving at the same moment may both announce `join` (or `leave`); one always does, and presence
+ * snapshots stay right.
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -1142,7 +1143,13 @@ export class DynamoRoomStore implements ClassroomStore {
       ]);
       const removed = removedItems.filter((item): item is Item => item !== undefined);
       const removedIds = new Set(removed.map((item) => (str(item, 'sk') ?? '').slice(CONN.length)));
-      const left = rows.filter((row) => !removedIds.has(row.connectionId));
+      const users = new Set(removed.map((item) => parseMember(str(item, 'm'))?.userId));
+      let left = rows.filter((row) => !removedIds.has(row.connectionId));
+      // Another connection of a removed user seen by the Query, which ran beside the deletes: it may be
+      // leaving at this very moment too, so read again after them (the last one to leave then sees the user
+      // gone and announces it).
+      if (left.some((row) => users.has(row.member?.userId)))
+        left = (await this.members(meter, pk, Date.now())).filter((row) => !removedIds.has(row.connectionId));
       const goneMembers: Member[] = [];
       const seen = new Set<string>();
       for (const item of removed) {
