@@ -11,6 +11,9 @@
  *        per confirmed send, and memory per resume of rooms at their limits (bench/replica.ts)
  *   7    in this process, against a local Redis Cluster (3 masters + 1 replica each): round trips per
  *        sendMessage with the cluster client, MIN_REPLICA_ACKS 0 and 1 (bench/cluster.ts)
+ *   8    child processes, one per store: the DynamoDB store on a local DynamoDB (moto) against the Redis
+ *        store, same run: request units per operation (the input of `npm run cost -- --profile dynamodb`),
+ *        sendMessage p50/p99 on both and their ratio (moto's latency is not DynamoDB's) (bench/dynamodb.ts)
  *
  * `--check` (CI): exit 1 when a required figure is missing or not a number, or when a target is missed
  * (fan-out to 100 within 2 x one 20 ms round trip; lookup within 1.2x from 1k to 100k connections;
@@ -26,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { startRedisServer } from '../test/support/redis-server';
 import { runClusterBenches } from './cluster';
 import { runColdStart } from './coldstart';
+import { runDynamoBenches } from './dynamodb';
 import { runEndToEnd } from './e2e';
 import { runHandlerBenches } from './handlers';
 import { Figures, machine, markdownTable, type Results, textTable } from './lib/results';
@@ -69,6 +73,26 @@ const REQUIRED = [
   'coldstart_load_ms_layer_auth',
   'coldstart_load_ms_jose',
   'coldstart_ratio_auth_jose',
+  'store_send_p50_ms_redis',
+  'store_send_p50_ms_dynamodb',
+  'store_send_p99_ms_redis',
+  'store_send_p99_ms_dynamodb',
+  'store_send_ratio_p50_dynamodb_redis',
+  'dynamodb_wcu_send_room30',
+  'dynamodb_rcu_send_room30',
+  'dynamodb_wcu_send_room30_at_limit',
+  'dynamodb_rcu_send_room30_at_limit',
+  'dynamodb_wcu_connect',
+  'dynamodb_rcu_connect',
+  'dynamodb_wcu_disconnect',
+  'dynamodb_rcu_disconnect',
+  'dynamodb_rcu_resume_100',
+  'dynamodb_rcu_resume_20',
+  'dynamodb_rcu_presence_room30',
+  'dynamodb_wcu_publish_room30',
+  'dynamodb_rcu_publish_room30',
+  'dynamodb_bytes_per_message_item',
+  'dynamodb_bytes_per_member_item',
 ];
 const TARGETS = [
   'fanout_target_pass_100',
@@ -94,7 +118,7 @@ function problems(figures: Figures): string[] {
   }
   return found;
 }
-const PARTS = ['handlers', 'coldstart', 'e2e', 'replica', 'cluster'];
+const PARTS = ['handlers', 'coldstart', 'e2e', 'replica', 'cluster', 'dynamodb'];
 const only = new Set((values.only ?? PARTS.join(',')).split(','));
 
 async function main(): Promise<void> {
@@ -127,6 +151,12 @@ async function main(): Promise<void> {
     if (only.has('cluster')) {
       console.log('\n[7] sendMessage on a Redis Cluster (3 masters + 1 replica each, in this process)');
       await runClusterBenches({ figures, quick });
+    }
+    if (only.has('dynamodb')) {
+      console.log(
+        '\n[8] the DynamoDB store (local moto) against the Redis store: request units per operation, sendMessage latency',
+      );
+      await runDynamoBenches({ figures, quick, redisUrl: redis.url });
     }
   } finally {
     await redis.stop();

@@ -1,6 +1,6 @@
 /**
- * Draws docs/cost-chart.svg (monthly cost against the number of classrooms, log-log, for the standard and lean
- * profiles, AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels, at two per-class usages) and the
+ * Draws docs/cost-chart.svg (monthly cost against the number of classrooms, log-log, for the standard, lean and
+ * dynamodb profiles, AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels, at two per-class usages) and the
  * the tables of docs/cost.md, from scripts/cost.ts and bench/prices.json; `npm run docs` (scripts/docs.ts)
  * writes them, `npm run docs -- --check` fails when they are stale (CI).
  * The SVG is written directly: no chart library.
@@ -9,6 +9,8 @@ import {
   billOf,
   checkTargets,
   compareAt,
+  DYNAMODB_ROUND_TRIP_MS,
+  DYNAMODB_ROUND_TRIPS,
   LOAD_LABELS,
   LOADS,
   type Load,
@@ -34,6 +36,7 @@ export interface Series {
 const OPTIONS = [
   { name: 'Classroom Realtime standard', color: '#c0392b' },
   { name: 'Classroom Realtime lean', color: '#1e8449', width: 3 },
+  { name: 'Classroom Realtime dynamodb', color: '#17a589', dash: '10 3', width: 3 },
   { name: 'AWS AppSync Events', color: '#2471a3' },
   { name: 'AWS IoT Core', color: '#7d3c98', dash: '6 4' },
   { name: 'Ably', color: '#d68910', dash: '2 3', step: true },
@@ -67,7 +70,13 @@ export function seriesFor(
     step: 'step' in option,
     points: rows.map(([n, c]) => {
       const total =
-        i === 0 ? c.standard.total : i === 1 ? c.lean.total : (c.alternatives[i - 2]?.total ?? null);
+        i === 0
+          ? c.standard.total
+          : i === 1
+            ? c.lean.total
+            : i === 2
+              ? c.dynamodb.total
+              : (c.alternatives[i - 3]?.total ?? null);
       return [n, total] as [number, number | null];
     }),
   }));
@@ -136,7 +145,7 @@ export function panel(
       }
       previous = v;
     }
-    const width = s.name.endsWith('lean') ? 3 : 2;
+    const width = s.name.endsWith('lean') || s.name.endsWith('dynamodb') ? 3 : 2;
     for (const run of runs.filter((r) => r.length > 1))
       out.push(
         `<polyline points="${run.join(' ')}" fill="none" stroke="${s.color}" stroke-width="${width}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
@@ -162,12 +171,12 @@ export function renderSvg(table: PriceTable, ms: Measured, template: string | un
   const a = seriesFor(heavy, table, ms, template);
   const b = seriesFor(light, table, ms, template);
   const legend = OPTIONS.map((o, i) => {
-    const x = 70 + (i % 3) * 320;
-    const y = 500 + Math.floor(i / 3) * 22;
+    const x = 70 + (i % 4) * 240;
+    const y = 500 + Math.floor(i / 4) * 22;
     return `<line x1="${x}" y1="${y}" x2="${x + 34}" y2="${y}" stroke="${o.color}" stroke-width="${'width' in o ? 3 : 2}"${'dash' in o ? ` stroke-dasharray="${o.dash}"` : ''}/><text x="${x + 42}" y="${y + 4}" class="legend">${xml(o.name)}</text>`;
   }).join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">
-<title>Monthly cost of Classroom Realtime (standard and lean profiles), AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels against the number of classrooms</title>
+<title>Monthly cost of Classroom Realtime (standard, lean and dynamodb profiles), AWS AppSync Events, AWS IoT Core, Ably and Pusher Channels against the number of classrooms</title>
 <style>
 .title { font-size: 14px; font-weight: bold; fill: #222; }
 .tick { font-size: 11px; fill: #555; }
@@ -196,8 +205,8 @@ ${legend}
 
 export function renderTable(table: PriceTable, ms: Measured, template: string | undefined): string {
   const lines = [
-    '| load | standard | lean | AWS AppSync Events | AWS IoT Core | Ably | Pusher Channels | API Gateway floor | lean: beyond the floor |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| load | standard | lean | dynamodb | AWS AppSync Events | AWS IoT Core | Ably | Pusher Channels | API Gateway floor | lean: beyond the floor |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const name of Object.keys(LOADS) as LoadName[]) {
     const c = compareAt(LOADS[name], table, ms, template);
@@ -213,6 +222,11 @@ export function renderTable(table: PriceTable, ms: Measured, template: string | 
           table,
           c.lean.lines.flatMap((l) => l.prices),
         ),
+      )} | ${money(c.dynamodb.total)}${mark(
+        markOf(
+          table,
+          c.dynamodb.lines.flatMap((l) => l.prices),
+        ),
       )} | ${c.alternatives.map((x) => `${money(x.total)}${mark(x.mark)}`).join(' | ')} | ${money(c.lean.floor)} | ${(c.lean.beyondShare * 100).toFixed(1)} % |`,
     );
   }
@@ -226,6 +240,8 @@ export function renderLines(table: PriceTable, ms: Measured, template: string | 
     ['standard, default load', 'standard', 'default'],
     ['lean, default load', 'lean', 'default'],
     ['lean, small school', 'lean', 'small'],
+    ['dynamodb, default load', 'dynamodb', 'default'],
+    ['dynamodb, small school', 'dynamodb', 'small'],
   ];
   for (const [title, profile, load] of cases) {
     const bill = billOf(LOADS[load], resolveProfile(PROFILES[profile], template), table, ms);
@@ -248,14 +264,75 @@ export function renderLines(table: PriceTable, ms: Measured, template: string | 
 export function renderTargets(table: PriceTable, ms: Measured, template: string | undefined): string {
   const lean = resolveProfile(PROFILES.lean, template);
   const standard = billOf(LOADS.default, resolveProfile(PROFILES.standard, template), table, ms);
-  const results = checkTargets({
-    small: billOf(LOADS.small, lean, table, ms),
-    default: billOf(LOADS.default, lean, table, ms),
-  });
+  const results = checkTargets(
+    {
+      small: billOf(LOADS.small, lean, table, ms),
+      default: billOf(LOADS.default, lean, table, ms),
+    },
+    { small: billOf(LOADS.small, resolveProfile(PROFILES.dynamodb, template), table, ms) },
+  );
   const out = ['| target | status | figures |', '| --- | --- | --- |'];
   for (const r of results) out.push(`| ${r.name} | **${r.pass ? 'met' : 'missed'}** | ${r.text} |`);
   out.push(
     `| (for reference) standard profile, default load, beyond API Gateway's own charges | | ${(standard.beyondShare * 100).toFixed(1)} % of $${standard.floor.toFixed(2)} |`,
+  );
+  return out.join('\n');
+}
+
+/**
+ * The DynamoDB store's request units per operation as `npm run bench` measured them (part [8]), what a
+ * month of each load needs, and the sendMessage times of both stores on this machine.
+ */
+export function renderDynamoUnits(table: PriceTable, ms: Measured, template: string | undefined): string {
+  const f = (key: string, digits = 1) => {
+    const value = ms(key);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new Error(`bench/results/latest.json has no ${key}: run npm run bench (part [8])`);
+    return value.toFixed(digits);
+  };
+  const rows: [string, string, number][] = [
+    [
+      '`sendMessage` to a room of 30 (with `clientMsgId`)',
+      'send_room30',
+      DYNAMODB_ROUND_TRIPS.sendMessage ?? 0,
+    ],
+    [
+      'the same, the room at its history limit (trims)',
+      'send_room30_at_limit',
+      DYNAMODB_ROUND_TRIPS.sendMessage ?? 0,
+    ],
+    ['`$connect` to a room of 29 (join announced)', 'connect', DYNAMODB_ROUND_TRIPS.$connect ?? 0],
+    ['`$disconnect` from a room of 30', 'disconnect', DYNAMODB_ROUND_TRIPS.$disconnect ?? 0],
+    ['`resume` of 100 messages', 'resume_100', DYNAMODB_ROUND_TRIPS.resume ?? 0],
+    ['`resume` of 20 messages', 'resume_20', DYNAMODB_ROUND_TRIPS.resume ?? 0],
+    ['`presence` of a room of 30', 'presence_room30', DYNAMODB_ROUND_TRIPS.presence ?? 0],
+    ['server publish (SQS record) to a room of 30', 'publish_room30', DYNAMODB_ROUND_TRIPS.publish ?? 0],
+  ];
+  const out = [
+    '| operation | write request units | read request units | DynamoDB requests | round trips |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      ([text, op, rt]) =>
+        `| ${text} | ${f(`dynamodb_wcu_${op}`)} | ${f(`dynamodb_rcu_${op}`)} | ${f(`dynamodb_calls_${op}`)} | ${rt} |`,
+    ),
+    '',
+    `Stored item sizes: a chat message ${f('dynamodb_bytes_per_message_item', 0)} bytes, a member ${f('dynamodb_bytes_per_member_item', 0)} bytes.`,
+    '',
+    '| load | write request units a month | read request units a month | DynamoDB lines of the bill |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  const profile = resolveProfile(PROFILES.dynamodb, template);
+  for (const name of Object.keys(LOADS) as LoadName[]) {
+    const bill = billOf(LOADS[name], profile, table, ms);
+    const lines = bill.lines.filter((l) => l.item.startsWith('DynamoDB'));
+    const q = (prefix: string) => lines.find((l) => l.item.startsWith(prefix))?.quantity ?? '';
+    out.push(
+      `| ${LOAD_LABELS[name]} | ${q('DynamoDB on demand: write')} | ${q('DynamoDB on demand: read')} | ${money(lines.reduce((sum, l) => sum + l.cost, 0))} |`,
+    );
+  }
+  out.push(
+    '',
+    `sendMessage handler time to a room of 30 on this machine, same run: Redis p50 ${f('store_send_p50_ms_redis')} ms, p99 ${f('store_send_p99_ms_redis')} ms; DynamoDB on moto p50 ${f('store_send_p50_ms_dynamodb')} ms, p99 ${f('store_send_p99_ms_dynamodb')} ms (ratio p50 ${f('store_send_ratio_p50_dynamodb_redis')}x). moto is not DynamoDB: the cost model adds ${DYNAMODB_ROUND_TRIP_MS} ms (assumed) per DynamoDB round trip to the Lambda durations instead.`,
   );
   return out.join('\n');
 }

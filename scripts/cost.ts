@@ -14,12 +14,18 @@
  *                       public endpoints, no NAT, no VPC endpoint), X-Ray off, WARN logs (application and
  *                       system), only the EMF metrics the alarms and dashboard of template.yaml read, no
  *                       detailed route metrics
+ *   --profile dynamodb  Store=DynamoDB: no VPC, NAT, egress gateway or cache; one on-demand table (write and read
+ *                       request units per operation measured by `npm run bench`, part [8], in
+ *                       bench/results/latest.json; storage; point-in-time recovery off, --pitr true to add it),
+ *                       Lambda and API Gateway as the other profiles, CloudWatch as lean (the DynamoDB alarms
+ *                       instead of the cache's), one secret (the JWT key; no Redis auth secret)
  *   --load small|default|large   20 classes of 31 for 2 h/month at 10 msg/min | 100 classes, 80 h, 20 msg/min |
  *                       2,000 classes, 80 h, 20 msg/min (every flag below overrides the preset)
- *   --compare           the three loads x (standard, lean, AppSync Events, IoT Core, Ably, Pusher) table
+ *   --compare           the three loads x (standard, lean, dynamodb, AppSync Events, IoT Core, Ably, Pusher) table
  *   --markdown          with --compare: the table as Markdown (docs/cost.md)
- *   --check             the targets (lean <= $12/month for the small school; at the default load everything
- *                       beyond API Gateway's own charges <= 15 % of them); exit 1 on a miss
+ *   --check             the targets (lean <= $12/month and dynamodb <= $6/month for the small school; at the
+ *                       default load everything beyond API Gateway's own charges <= 15 % of them, lean); exit 1
+ *                       on a miss
  *   --free-tier         apply AWS's perpetual free tiers (CloudWatch, Lambda, SQS, X-Ray); never in --check
  *   --json              the model as JSON
  *
@@ -31,7 +37,8 @@
  * join and leave announced to the room; `--publishes-per-class-hour` server publishes through SQS.
  * Profile overrides: --cache-mode ReplicationGroup|Cluster|Serverless, --engine, --node-type, --replicas,
  * --shards, --egress Nat|Ipv6, --nat-gateways, --xray true|false, --custom-metrics, --alarm-metrics,
- * --vpc-endpoints, --log-bytes-per-invocation. docs/cost.md justifies every usage figure.
+ * --vpc-endpoints, --log-bytes-per-invocation, --pitr true|false (dynamodb). docs/cost.md justifies every usage
+ * figure.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -143,7 +150,8 @@ export interface Profile {
   nodeType: string;
   replicas: number;
   shards: number;
-  egress: 'Nat' | 'Ipv6';
+  /** `None`: the functions run outside a VPC (Store=DynamoDB). */
+  egress: 'Nat' | 'Ipv6' | 'None';
   natGateways: number;
   xRay: boolean;
   logLevel: 'INFO' | 'WARN';
@@ -159,6 +167,10 @@ export interface Profile {
   secrets: number;
   vpcEndpoints: number;
   availabilityZones: number;
+  /** The classroom store (template parameter Store); ElastiCache unless said. */
+  store?: 'ElastiCache' | 'DynamoDB';
+  /** DynamoDB continuous backups (PointInTimeRecovery), billed per GB-month. */
+  pointInTimeRecovery?: boolean;
 }
 export const PROFILES = {
   standard: {
@@ -208,6 +220,35 @@ export const PROFILES = {
     secrets: 2,
     vpcEndpoints: 0,
     availabilityZones: 2,
+  },
+  dynamodb: {
+    name: 'dynamodb',
+    store: 'DynamoDB',
+    // No cache: the cache fields are not used with store DynamoDB.
+    cacheMode: 'Serverless',
+    engine: 'valkey',
+    nodeType: 'none',
+    replicas: 0,
+    shards: 1,
+    egress: 'None',
+    natGateways: 0,
+    xRay: false,
+    logLevel: 'WARN',
+    logBytesPerInvocation: 0,
+    emfBytes: 280,
+    accessLogBytes: 350,
+    customMetrics: 'template',
+    // template.yaml with Store=DynamoDB: the 16 alarm metrics of lean without the cache's 4 (HandlerErrors,
+    // LambdaErrors (9), IntegrationError, ExecutionError, FailedDeliveries, dead-letter queue,
+    // MessagesUnavailable, queue age), + the table's write and read throttle events and SystemErrors summed
+    // over the store's 6 operations (metric math).
+    alarmMetrics: 24,
+    dashboards: 0,
+    // The JWT signing key; the Redis auth secret exists only with Store=ElastiCache.
+    secrets: 1,
+    vpcEndpoints: 0,
+    availabilityZones: 2,
+    pointInTimeRecovery: false,
   },
 } satisfies Record<string, Profile>;
 export type ProfileName = keyof typeof PROFILES;
@@ -472,6 +513,91 @@ export function usageOf(load: Load, ms: Measured, postRttMs = 20, postOverheadBy
   };
 }
 
+// ------------------------------------------------------------------ DynamoDB request units
+/**
+ * DynamoDB round trips per operation (sequential calls; parallel ones count once), as the store's header
+ * documents them (layers/shared/src/dynamo-store.ts): they lengthen the Lambda durations on DynamoDB.
+ */
+export const DYNAMODB_ROUND_TRIPS: Readonly<Record<string, number>> = {
+  sendMessage: 3,
+  $connect: 2,
+  $disconnect: 1,
+  resume: 2,
+  presence: 1,
+  publish: 3,
+};
+/**
+ * Assumed time of one DynamoDB round trip from a function in the same Region. Not measured: the bench's
+ * DynamoDB is moto on this machine, whose latency is not the service's.
+ */
+export const DYNAMODB_ROUND_TRIP_MS = 5;
+/** ROOM_HISTORY_LIMIT's default: past it, every stored message also trims the oldest one. */
+export const ROOM_HISTORY_LIMIT = 1000;
+
+export interface DynamoUnits {
+  /** Write and read request units per invocation, by function. */
+  perFn: Record<string, { wru: number; rru: number }>;
+  wru: number;
+  rru: number;
+  storedGb: number;
+  /** Share of the messages stored into a room at its history limit. */
+  atLimitShare: number;
+}
+
+/**
+ * The load's DynamoDB request units a month, from the units per operation `npm run bench` measured
+ * (bench/results/latest.json, part [8]; never typed here: a missing figure is an error). Each class day
+ * starts with an empty log (rooms expire 24 h after their last activity, as the cache sizes assume); the
+ * messages beyond ROOM_HISTORY_LIMIT in a day cost the at-limit figure. resume is interpolated between the
+ * measured 20 and 100 messages. Measured in rooms of 30: the members Query of a room of 31 reads the same
+ * 4 KB units.
+ */
+export function dynamoUnitsOf(load: Load, u: Usage, ms: Measured): DynamoUnits {
+  const need = (key: string): number => {
+    const value = ms(key);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new Error(
+        `bench/results/latest.json has no ${key}: run npm run bench (part [8], the DynamoDB store) first`,
+      );
+    return value;
+  };
+  const perClassDay = (load.messagesPerMinute * 60 * load.hours) / load.days;
+  const atLimitShare =
+    perClassDay > ROOM_HISTORY_LIMIT ? (perClassDay - ROOM_HISTORY_LIMIT) / perClassDay : 0;
+  const op = (name: string) => ({ wru: need(`dynamodb_wcu_${name}`), rru: need(`dynamodb_rcu_${name}`) });
+  const send = op('send_room30');
+  const sendAtLimit = op('send_room30_at_limit');
+  const r20 = op('resume_20');
+  const r100 = op('resume_100');
+  const along = (a: number, b: number) => Math.max(0, a + ((b - a) * (load.historyMessages - 20)) / 80);
+  const perFn: Record<string, { wru: number; rru: number }> = {
+    sendMessage: {
+      wru: send.wru * (1 - atLimitShare) + sendAtLimit.wru * atLimitShare,
+      rru: send.rru * (1 - atLimitShare) + sendAtLimit.rru * atLimitShare,
+    },
+    authorizer: { wru: 0, rru: 0 },
+    $connect: op('connect'),
+    $disconnect: op('disconnect'),
+    resume: { wru: along(r20.wru, r100.wru), rru: Math.max(1, along(r20.rru, r100.rru)) },
+    presence: op('presence_room30'),
+    ping: { wru: 0, rru: 0 },
+    publish: op('publish_room30'),
+  };
+  let wru = 0;
+  let rru = 0;
+  for (const f of u.fns) {
+    const units = perFn[f.name];
+    if (!units) throw new Error(`no DynamoDB units for function ${f.name}`);
+    wru += f.invocations * units.wru;
+    rru += f.invocations * units.rru;
+  }
+  const storedGb =
+    (load.classrooms * Math.min(ROOM_HISTORY_LIMIT, perClassDay) * need('dynamodb_bytes_per_message_item') +
+      u.peakConnections * need('dynamodb_bytes_per_member_item')) /
+    GB;
+  return { perFn, wru, rru, storedGb, atLimitShare };
+}
+
 // ------------------------------------------------------------------ bill
 export type Kind = 'fixed' | 'use';
 export interface Line {
@@ -504,6 +630,11 @@ export function billOf(
   options: { freeTier?: boolean; coldStartsPerFunctionPerDay?: number } = {},
 ): Bill {
   const u = usageOf(load, ms);
+  const dynamo = profile.store === 'DynamoDB';
+  // On DynamoDB every store round trip leaves the function's host: its (assumed) time adds to the duration.
+  const fns = dynamo
+    ? u.fns.map((f) => ({ ...f, ms: f.ms + (DYNAMODB_ROUND_TRIPS[f.name] ?? 0) * DYNAMODB_ROUND_TRIP_MS }))
+    : u.fns;
   const p = (key: string) => priceOf(table, key);
   const lines: Line[] = [];
   const add = (item: string, quantity: string, cost: number, kind: Kind, prices: string[], floor = false) =>
@@ -538,12 +669,12 @@ export function billOf(
   );
 
   // Lambda (1 ms billing, rounded up per invocation; INIT billed as duration since August 2025).
-  const invocations = u.fns.reduce((s, f) => s + f.invocations, 0);
+  const invocations = fns.reduce((s, f) => s + f.invocations, 0);
   const billedMs = (f: Fn) => Math.max(1, Math.ceil(f.ms));
-  const gbSeconds = u.fns.reduce((s, f) => s + (f.invocations * billedMs(f) * f.memoryMb) / 1024 / 1000, 0);
+  const gbSeconds = fns.reduce((s, f) => s + (f.invocations * billedMs(f) * f.memoryMb) / 1024 / 1000, 0);
   const coldStarts = options.coldStartsPerFunctionPerDay ?? 10;
   const initMs = ms('coldstart_load_ms_layer') + 150; // module load + runtime start (assumed 150 ms)
-  const initGbSeconds = u.fns.length * load.days * coldStarts * (initMs / 1000) * (256 / 1024);
+  const initGbSeconds = fns.length * load.days * coldStarts * (initMs / 1000) * (256 / 1024);
   const freeRequests = free?.lambdaRequests ?? 0;
   const freeGbS = free?.lambdaGbSeconds ?? 0;
   add(
@@ -561,8 +692,39 @@ export function billOf(
     ['lambda.arm64PerGbSecond'],
   );
 
-  // The cache.
-  if (profile.cacheMode === 'Serverless') {
+  // The store: the table, or the cache.
+  if (dynamo) {
+    const d = dynamoUnitsOf(load, u, ms);
+    add(
+      'DynamoDB on demand: write request units',
+      millions(d.wru),
+      (d.wru / 1e6) * p('dynamoDb.writeRequestUnitsPerMillion'),
+      'use',
+      ['dynamoDb.writeRequestUnitsPerMillion'],
+    );
+    add(
+      'DynamoDB on demand: read request units (strongly consistent)',
+      millions(d.rru),
+      (d.rru / 1e6) * p('dynamoDb.readRequestUnitsPerMillion'),
+      'use',
+      ['dynamoDb.readRequestUnitsPerMillion'],
+    );
+    add(
+      'DynamoDB: table storage (history, members)',
+      `${d.storedGb.toFixed(3)} GB-month`,
+      d.storedGb * p('dynamoDb.storagePerGbMonth'),
+      'use',
+      ['dynamoDb.storagePerGbMonth'],
+    );
+    if (profile.pointInTimeRecovery)
+      add(
+        'DynamoDB: point-in-time recovery',
+        `${d.storedGb.toFixed(3)} GB-month`,
+        d.storedGb * p('dynamoDb.pitrPerGbMonth'),
+        'use',
+        ['dynamoDb.pitrPerGbMonth'],
+      );
+  } else if (profile.cacheMode === 'Serverless') {
     const key = `elastiCache.serverless.${profile.engine}`;
     const minGb = p(`${key}.minimumGb`);
     const gb = Math.max(minGb, u.cachedGb);
@@ -573,7 +735,7 @@ export function billOf(
       u.cachedGb < minGb ? 'fixed' : 'use',
       [`${key}.dataStoredPerGbHour`, `${key}.minimumGb`],
     );
-    const ecpu = u.fns.reduce((s, f) => s + f.invocations * f.ecpu, 0);
+    const ecpu = fns.reduce((s, f) => s + f.invocations * f.ecpu, 0);
     add(
       `ElastiCache Serverless ${profile.engine}: ECPUs`,
       millions(ecpu),
@@ -593,8 +755,16 @@ export function billOf(
     );
   }
 
-  // Egress from the VPC.
-  if (profile.egress === 'Nat') {
+  // Egress from the VPC (none outside one).
+  if (profile.egress === 'None') {
+    add(
+      'Posts to execute-api from outside a VPC (same Region)',
+      `${u.postGb.toFixed(2)} GB`,
+      u.postGb * p('dataTransfer.sameRegionServicePerGb'),
+      'use',
+      ['dataTransfer.sameRegionServicePerGb'],
+    );
+  } else if (profile.egress === 'Nat') {
     const nat = profile.natGateways;
     add(
       `NAT gateway x ${nat}: hours`,
@@ -675,7 +845,7 @@ export function billOf(
   const functionLogBytes =
     profile.logLevel === 'INFO'
       ? invocations * profile.logBytesPerInvocation
-      : u.fns.reduce((s, f) => s + (f.emitsMetric ? f.invocations * profile.emfBytes : 0), 0);
+      : fns.reduce((s, f) => s + (f.emitsMetric ? f.invocations * profile.emfBytes : 0), 0);
   const logsGb = (functionLogBytes + u.apiRequests * profile.accessLogBytes) / GB;
   const logsFree = free?.cloudWatchLogsGb ?? 0;
   add(
@@ -711,7 +881,7 @@ export function billOf(
   );
   if (profile.xRay) {
     // The default sampling rule: 1 request a second per function (reservoir) and 5% of the rest.
-    const traces = u.fns.reduce((s, f) => {
+    const traces = fns.reduce((s, f) => {
       const reservoir = Math.min(f.invocations, u.wallSeconds);
       return s + reservoir + 0.05 * (f.invocations - reservoir);
     }, 0);
@@ -723,7 +893,7 @@ export function billOf(
       ['xRay.tracesRecordedPerMillion'],
     );
   }
-  const secretCalls = u.fns.length * load.days * coldStarts;
+  const secretCalls = fns.length * load.days * coldStarts;
   add(
     `Secrets Manager (${profile.secrets} secrets, read on cold start)`,
     `${profile.secrets} secrets`,
@@ -907,7 +1077,7 @@ export function pusher(load: Load, table: PriceTable, ms: Measured): Alternative
 }
 
 // ------------------------------------------------------------------ targets
-export const TARGETS = { smallLeanMonthly: 12, defaultBeyondShare: 0.15 };
+export const TARGETS = { smallLeanMonthly: 12, defaultBeyondShare: 0.15, smallDynamoDbMonthly: 6 };
 export interface TargetResult {
   name: string;
   value: number;
@@ -915,7 +1085,10 @@ export interface TargetResult {
   pass: boolean;
   text: string;
 }
-export function checkTargets(lean: { small: Bill; default: Bill }): TargetResult[] {
+export function checkTargets(
+  lean: { small: Bill; default: Bill },
+  dynamodb?: { small: Bill },
+): TargetResult[] {
   const blockers = (bill: Bill, limit: (l: Line) => boolean) =>
     bill.lines
       .filter(limit)
@@ -927,7 +1100,7 @@ export function checkTargets(lean: { small: Bill; default: Bill }): TargetResult
   const d = lean.default;
   const t1 = s.total <= TARGETS.smallLeanMonthly;
   const t2 = d.beyondShare <= TARGETS.defaultBeyondShare;
-  return [
+  const results: TargetResult[] = [
     {
       name: 'lean profile, small school, monthly bill',
       value: s.total,
@@ -947,6 +1120,21 @@ export function checkTargets(lean: { small: Bill; default: Bill }): TargetResult
         : `$${d.beyondFloor.toFixed(2)} = ${(d.beyondShare * 100).toFixed(1)} % of $${d.floor.toFixed(2)} > ${TARGETS.defaultBeyondShare * 100} %: missed by $${(d.beyondFloor - TARGETS.defaultBeyondShare * d.floor).toFixed(2)}; largest: ${blockers(d, (l) => !l.floor)}`,
     },
   ];
+  if (dynamodb) {
+    const b = dynamodb.small;
+    const limit = TARGETS.smallDynamoDbMonthly;
+    const pass = b.total <= limit;
+    results.push({
+      name: 'dynamodb profile, small school, monthly bill',
+      value: b.total,
+      limit,
+      pass,
+      text: pass
+        ? `$${b.total.toFixed(2)} <= $${limit} (fixed $${b.fixed.toFixed(2)})`
+        : `$${b.total.toFixed(2)} > $${limit}: missed by $${(b.total - limit).toFixed(2)}; largest: ${blockers(b, () => true)}`,
+    });
+  }
+  return results;
 }
 
 // ------------------------------------------------------------------ inputs from the repository
@@ -985,9 +1173,11 @@ export function unreadMetrics(template: string | undefined): string[] {
 export function compareAt(load: Load, table: PriceTable, ms: Measured, template: string | undefined) {
   const standard = billOf(load, resolveProfile(PROFILES.standard, template), table, ms);
   const lean = billOf(load, resolveProfile(PROFILES.lean, template), table, ms);
+  const dynamodb = billOf(load, resolveProfile(PROFILES.dynamodb, template), table, ms);
   return {
     standard,
     lean,
+    dynamodb,
     alternatives: [
       appSyncEvents(load, table, ms),
       iotCore(load, table, ms),
@@ -1037,6 +1227,7 @@ function main(): void {
       'alarm-metrics': { type: 'string' },
       'vpc-endpoints': { type: 'string' },
       'log-bytes-per-invocation': { type: 'string' },
+      pitr: { type: 'string' },
       prices: { type: 'string', default: join(ROOT, 'bench', 'prices.json') },
       results: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
       template: { type: 'string', default: join(ROOT, 'template.yaml') },
@@ -1076,11 +1267,13 @@ function main(): void {
       small: billOf(LOADS.small, resolveProfile(PROFILES.lean, template), table, ms),
       default: billOf(LOADS.default, resolveProfile(PROFILES.lean, template), table, ms),
     };
-    const results = checkTargets(bills);
+    const dynamodb = { small: billOf(LOADS.small, resolveProfile(PROFILES.dynamodb, template), table, ms) };
+    const results = checkTargets(bills, dynamodb);
     for (const r of results) console.log(`${r.pass ? 'PASS' : 'MISS'}  ${r.name}: ${r.text}`);
-    const unverified = [...bills.small.lines, ...bills.default.lines].filter((l) => l.mark === '?').length;
+    const priced = [...bills.small.lines, ...bills.default.lines, ...dynamodb.small.lines];
+    const unverified = priced.filter((l) => l.mark === '?').length;
     console.log(
-      `(list prices of bench/prices.json, no free tier; ${unverified} of the lines priced use an unverified price: npm run cost -- --profile lean --load small)`,
+      `(list prices of bench/prices.json, no free tier; ${unverified} of the ${priced.length} lines priced use an unverified price: npm run cost -- --profile lean --load small, --profile dynamodb --load small; DynamoDB units from ${from})`,
     );
     if (results.some((r) => !r.pass)) process.exit(1);
     return;
@@ -1107,7 +1300,7 @@ function main(): void {
     publishesPerClassHour: num('publishes-per-class-hour', preset.publishesPerClassHour),
     historyMessages: num('history-messages', preset.historyMessages, { integer: true }),
   };
-  const base = PROFILES[oneOf('profile', ['standard', 'lean'] as const, 'standard')];
+  const base: Profile = PROFILES[oneOf('profile', ['standard', 'lean', 'dynamodb'] as const, 'standard')];
   const profile = resolveProfile(
     {
       ...base,
@@ -1116,7 +1309,8 @@ function main(): void {
       nodeType: (values['node-type'] as string | undefined) ?? base.nodeType,
       replicas: num('replicas', base.replicas, { integer: true }),
       shards: num('shards', base.shards, { min: 1, integer: true }),
-      egress: oneOf('egress', ['Nat', 'Ipv6'] as const, base.egress),
+      egress:
+        base.store === 'DynamoDB' ? base.egress : oneOf('egress', ['Nat', 'Ipv6'] as const, base.egress),
       natGateways: num('nat-gateways', base.natGateways, { min: 1, integer: true }),
       xRay: oneOf('xray', ['true', 'false'] as const, String(base.xRay) as 'true' | 'false') === 'true',
       customMetrics:
@@ -1126,6 +1320,12 @@ function main(): void {
       alarmMetrics: num('alarm-metrics', base.alarmMetrics, { integer: true }),
       vpcEndpoints: num('vpc-endpoints', base.vpcEndpoints, { integer: true }),
       logBytesPerInvocation: num('log-bytes-per-invocation', base.logBytesPerInvocation),
+      pointInTimeRecovery:
+        oneOf(
+          'pitr',
+          ['true', 'false'] as const,
+          String(base.pointInTimeRecovery ?? false) as 'true' | 'false',
+        ) === 'true',
     },
     template,
   );
@@ -1138,13 +1338,11 @@ function main(): void {
     ably(load, table, ms),
     pusher(load, table, ms),
   ];
-  const other = billOf(
-    load,
-    resolveProfile(profile.name === 'lean' ? PROFILES.standard : PROFILES.lean, template),
-    table,
-    ms,
-    { freeTier: values['free-tier'] as boolean },
-  );
+  const others = (Object.values(PROFILES) as Profile[])
+    .filter((o) => o.name !== profile.name)
+    .map((o) =>
+      billOf(load, resolveProfile(o, template), table, ms, { freeTier: values['free-tier'] as boolean }),
+    );
 
   if (values.json) {
     console.log(
@@ -1173,11 +1371,13 @@ function main(): void {
 
   const members = load.students + load.teachers;
   const cache =
-    profile.cacheMode === 'Serverless'
-      ? `Serverless ${profile.engine}`
-      : `${profile.cacheMode} ${profile.engine} ${profile.nodeType} x ${(profile.cacheMode === 'Cluster' ? profile.shards : 1) * (profile.replicas + 1)}`;
+    profile.store === 'DynamoDB'
+      ? `DynamoDB on demand (PITR ${profile.pointInTimeRecovery ? 'on' : 'off'}), no cache`
+      : profile.cacheMode === 'Serverless'
+        ? `Serverless ${profile.engine}`
+        : `${profile.cacheMode} ${profile.engine} ${profile.nodeType} x ${(profile.cacheMode === 'Cluster' ? profile.shards : 1) * (profile.replicas + 1)}`;
   console.log(
-    `Profile ${profile.name}: ${cache}, egress ${profile.egress}, X-Ray ${profile.xRay ? 'on' : 'off'}, ${profile.logLevel} logs, ${profile.customMetrics} custom metrics, ${profile.alarmMetrics} alarm metrics`,
+    `Profile ${profile.name}: ${cache}, egress ${profile.egress === 'None' ? 'none (no VPC)' : profile.egress}, X-Ray ${profile.xRay ? 'on' : 'off'}, ${profile.logLevel} logs, ${profile.customMetrics} custom metrics, ${profile.alarmMetrics} alarm metrics`,
   );
   console.log(
     `Load: ${load.classrooms} classrooms x ${members} (${load.students} students + ${load.teachers} teacher${load.teachers === 1 ? '' : 's'}), ${load.hours} class hours/month over ${load.days} days, ${load.messagesPerMinute} messages/min per class`,
@@ -1187,8 +1387,19 @@ function main(): void {
   console.log(
     `Prices: bench/prices.json (${table.region}, checked ${table.read}): ${counts.verified ?? 0} verified, ${counts['other-region'] ?? 0} seen for another Region (†), ${counts.unverified ?? 0} unverified (?)${values['free-tier'] ? '; perpetual free tiers applied' : '; free tiers not applied'}`,
   );
-  console.log(`Lambda times: ${from}`);
-  const unread = profile.name === 'lean' ? unreadMetrics(template) : [];
+  console.log(`Lambda times${profile.store === 'DynamoDB' ? ' and DynamoDB request units' : ''}: ${from}`);
+  if (profile.store === 'DynamoDB') {
+    const d = dynamoUnitsOf(load, usageOf(load, ms), ms);
+    console.log(
+      `DynamoDB units per invocation (measured on moto, computed from item sizes): ${Object.entries(d.perFn)
+        .filter(([, v]) => v.wru > 0 || v.rru > 0)
+        .map(([name, v]) => `${name} ${v.wru.toFixed(2)} WRU + ${v.rru.toFixed(2)} RRU`)
+        .join(
+          ', ',
+        )}; ${(d.atLimitShare * 100).toFixed(0)} % of the messages into a room at its history limit; Lambda durations + ${DYNAMODB_ROUND_TRIP_MS} ms (assumed) per DynamoDB round trip`,
+    );
+  }
+  const unread = base.customMetrics === 'template' ? unreadMetrics(template) : [];
   if (unread.length > 0)
     console.log(
       `Note: lean counts the ${profile.customMetrics} EMF metrics template.yaml's alarms and dashboard read; the code still emits ${unread.length} more (${unread.join(', ')}), billed at $${(unread.length * priceOf(table, 'cloudWatch.customMetricPerMonth')).toFixed(2)} a month until they are dropped`,
@@ -1220,15 +1431,18 @@ function main(): void {
         bill.lines.flatMap((l) => l.prices),
       ),
     ],
-    [
-      `Classroom Realtime ${other.profile.name}`,
-      other.total,
-      '',
-      markOf(
-        table,
-        other.lines.flatMap((l) => l.prices),
-      ),
-    ],
+    ...others.map(
+      (other) =>
+        [
+          `Classroom Realtime ${other.profile.name}`,
+          other.total,
+          '',
+          markOf(
+            table,
+            other.lines.flatMap((l) => l.prices),
+          ),
+        ] as [string, number | null, string, string],
+    ),
     ...alternatives.map(
       (a) => [a.name, a.total, a.detail, a.mark] as [string, number | null, string, string],
     ),
@@ -1245,7 +1459,7 @@ function printComparison(
   template: string | undefined,
   markdown: boolean,
 ): void {
-  const names = ['standard', 'lean', 'AppSync Events', 'IoT Core', 'Ably', 'Pusher'];
+  const names = ['standard', 'lean', 'dynamodb', 'AppSync Events', 'IoT Core', 'Ably', 'Pusher'];
   const header = ['load', ...names, 'API GW floor', 'lean beyond floor'];
   const rows: string[][] = [];
   for (const name of Object.keys(LOADS) as LoadName[]) {
@@ -1265,6 +1479,13 @@ function printComparison(
         markOf(
           table,
           c.lean.lines.flatMap((l) => l.prices),
+        ),
+      ),
+      cell(
+        c.dynamodb.total,
+        markOf(
+          table,
+          c.dynamodb.lines.flatMap((l) => l.prices),
         ),
       ),
       ...c.alternatives.map((a) => cell(a.total, a.mark)),

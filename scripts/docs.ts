@@ -19,7 +19,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Figure, Results } from '../bench/lib/results';
 import { loadMeasured, loadPrices, loadTemplate } from './cost';
-import { renderLines, renderPrices, renderSvg, renderTable, renderTargets } from './cost-chart';
+import {
+  renderDynamoUnits,
+  renderLines,
+  renderPrices,
+  renderSvg,
+  renderTable,
+  renderTargets,
+} from './cost-chart';
 
 export const ROOT = join(__dirname, '..');
 export const DOCS_DIR = join(ROOT, 'docs');
@@ -733,6 +740,7 @@ export function costRenderers(): Record<string, Renderer> {
     'cost-lines': () => renderLines(prices, ms, template),
     'cost-prices': () => renderPrices(prices),
     'cost-targets': () => renderTargets(prices, ms, template),
+    'cost-dynamodb-units': () => renderDynamoUnits(prices, ms, template),
   };
 }
 
