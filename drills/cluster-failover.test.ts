@@ -33,5 +33,5 @@ describe('drill: Redis Cluster master killed, replica promoted', () => {
     expect(f.storeGaps).toBe(0);
     expect(f.unreadRooms).toBe(0);
     expect(result.seqCountersBehind).toBe(0);
-  }, 40_000);
+  }, 150_000);
 });

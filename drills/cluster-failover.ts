@@ -79,6 +79,14 @@ export interface ClusterFailoverOptions {
   inProcess?: boolean;
   /** A message is given up this long after its first attempt (default 60 s). */
   retryDeadlineMs?: number;
+  /**
+   * Acknowledged messages the warmup needs before the first kill, and the whole run before the senders
+   * stop (default 0: time alone). Each phase runs at least its time and on until then (`phaseTimeoutMs`
+   * at most, default 60 s), so a busy machine drives the same traffic, slower.
+   */
+  warmupAcks?: number;
+  minAcks?: number;
+  phaseTimeoutMs?: number;
 }
 
 export const CLUSTER_FAILOVER_SHORT: ClusterFailoverOptions = {
@@ -95,8 +103,13 @@ export const CLUSTER_FAILOVER_SHORT: ClusterFailoverOptions = {
   nodeTimeoutMs: 2000,
   minReplicaAcks: 0,
   replicaAckTimeoutMs: 250,
-  // Above the kill-to-promotion time (node timeout, election) on a busy machine, with room to resend.
-  retryDeadlineMs: 15_000,
+  // Above the kill-to-promotion time (node timeout, election) on a busy machine, with room to resend
+  // after a request that met the drill's 20 s wait for an answer.
+  retryDeadlineMs: 45_000,
+  // The short form's floor is 100 acknowledged messages.
+  warmupAcks: 50,
+  minAcks: 130,
+  phaseTimeoutMs: 30_000,
 };
 
 export interface ClusterFailoverEvent {
@@ -185,7 +198,12 @@ export async function runClusterFailoverDrill(
     });
     const t = traffic;
     const roomOf = new Map(t.members.map((m) => [m.identity.userId, m.room]));
-    await sleep(options.warmupMs);
+    await t.runUntil({
+      minMs: options.warmupMs,
+      acks: options.warmupAcks ?? 0,
+      since: 0,
+      timeoutMs: options.phaseTimeoutMs ?? 60_000,
+    });
 
     const events: ClusterFailoverEvent[] = [];
     const eventsMeta: { rooms: Set<string>; killedAt: number; promotedAt: number }[] = [];
@@ -287,6 +305,7 @@ export async function runClusterFailoverDrill(
       eventsMeta.push({ rooms: new Set(shardRooms), killedAt, promotedAt });
     }
 
+    await t.runUntil({ acks: options.minAcks ?? 0, since: 0, timeoutMs: options.phaseTimeoutMs ?? 60_000 });
     await t.stop();
     await t.reconcile(1000);
     watch.uninstall();
@@ -370,6 +389,10 @@ export async function runClusterFailoverDrill(
       ackP99Ms: quantile(latencies, 0.99),
     };
     const max = (pick: (e: ClusterFailoverEvent) => number | undefined) => worst(events.map(pick));
+    // What the gateway logged for the failed invocations, so that the log says which it was.
+    if (internal > 0)
+      for (const l of started.logs.filter((l) => / timeout \d+ms$| error \(/.test(l)))
+        console.log(`[gateway] ${l}`);
     const line = report(
       options.minReplicaAcks > 0 ? 'cluster-failover-replica-acks' : 'cluster-failover',
       {
@@ -396,6 +419,9 @@ export async function runClusterFailoverDrill(
         failures_killed_rooms: events.reduce((n, e) => n + e.failuresHere, 0),
         failures_other_rooms: events.reduce((n, e) => n + e.failuresElsewhere, 0),
         internal,
+        // The gateway's side of an `internal`: a function that timed out, or one that threw.
+        lambda_timeouts: started.counts.timeouts,
+        lambda_errors: started.counts.errors,
         unavailable_msgs: result.unavailableMessages,
         unavailable_then_acked: unavailableThenAcked,
         client_followed: watched.text(followed),

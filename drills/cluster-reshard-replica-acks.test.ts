@@ -29,5 +29,5 @@ describe('drill: Redis Cluster resharding under traffic, MIN_REPLICA_ACKS=1', ()
     expect(f.storeGaps).toBe(0);
     expect(f.unreadRooms).toBe(0);
     expect(result.seqCountersBehind).toBe(0);
-  }, 40_000);
+  }, 150_000);
 });

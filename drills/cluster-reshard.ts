@@ -72,6 +72,14 @@ export interface ClusterReshardOptions {
    * handlers' client's own redirect counts are then reported too.
    */
   inProcess?: boolean;
+  /**
+   * Acknowledged messages the warmup needs before the first round, and the whole run before the senders
+   * stop (default 0: time alone). Each phase runs at least its time and on until then (`phaseTimeoutMs`
+   * at most, default 60 s), so a busy machine drives the same traffic, slower.
+   */
+  warmupAcks?: number;
+  minAcks?: number;
+  phaseTimeoutMs?: number;
 }
 
 export const CLUSTER_RESHARD_SHORT: ClusterReshardOptions = {
@@ -88,6 +96,10 @@ export const CLUSTER_RESHARD_SHORT: ClusterReshardOptions = {
   keysPerBatch: 50,
   minReplicaAcks: 0,
   replicaAckTimeoutMs: 250,
+  // The short form's floor is 100 acknowledged messages.
+  warmupAcks: 40,
+  minAcks: 130,
+  phaseTimeoutMs: 30_000,
 };
 
 export interface SlotMove {
@@ -186,7 +198,12 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
     const t = traffic;
     await resetStats(ports);
     t.startSending();
-    await sleep(options.warmupMs);
+    await t.runUntil({
+      minMs: options.warmupMs,
+      acks: options.warmupAcks ?? 0,
+      since: 0,
+      timeoutMs: options.phaseTimeoutMs ?? 60_000,
+    });
 
     const moves: SlotMove[] = [];
     let mark = 0;
@@ -224,6 +241,7 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
       await sleep(options.gapMs);
     }
 
+    await t.runUntil({ acks: options.minAcks ?? 0, since: 0, timeoutMs: options.phaseTimeoutMs ?? 60_000 });
     await t.stop();
     await t.reconcile(1000);
     // Counted before the drill's own cluster client exists (its first slot map could meet a MOVED too).
@@ -297,6 +315,10 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
       ackP99Ms: quantile(latencies, 0.99),
       ackMaxMs: latencies[latencies.length - 1] ?? 0,
     };
+    // What the gateway logged for the failed invocations, so that the log says which it was.
+    if (internal > 0)
+      for (const l of started.logs.filter((l) => / timeout \d+ms$| error \(/.test(l)))
+        console.log(`[gateway] ${l}`);
     const line = report(
       options.minReplicaAcks > 0 ? 'cluster-reshard-replica-acks' : 'cluster-reshard',
       {
@@ -322,6 +344,9 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
         client_followed: watched.text(followed),
         product_redirects: watched.text(toProduct),
         internal,
+        // The gateway's side of an `internal`: a function that timed out, or one that threw.
+        lambda_timeouts: started.counts.timeouts,
+        lambda_errors: started.counts.errors,
         unavailable_msgs: result.unavailableMessages,
         unavailable_then_acked: unavailableThenAcked,
         gave_up: result.gaveUp,

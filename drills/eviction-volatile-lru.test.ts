@@ -21,5 +21,5 @@ describe('drill: full cache (volatile-lru)', () => {
     expect(f.storeGaps).toBe(0);
     expect(f.unreadRooms).toBe(0);
     expect(result.corruptedRooms).toBe(0);
-  }, 60_000);
+  }, 150_000);
 });

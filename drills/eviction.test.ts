@@ -24,5 +24,5 @@ describe('drill: full cache (noeviction)', () => {
     expect(f.unreadRooms).toBe(0);
     expect(result.corruptedRooms).toBe(0);
     expect(result.byteCountMismatch).toBe(0);
-  }, 60_000);
+  }, 150_000);
 });

@@ -36,11 +36,11 @@ export interface EvictionOptions {
   intervalMs: number;
   /** Bytes of padding in each message's data. */
   payloadBytes: number;
-  /** noeviction: how long to wait for the first refusal. */
+  /** noeviction: how long to wait for the cache to refuse a write (Redis counting an OOM error). */
   fillTimeoutMs: number;
   /** noeviction: traffic after the first refusal. */
   refusingMs: number;
-  /** volatile-lru: traffic duration (it goes on until an epoch changed, up to twice this). */
+  /** volatile-lru: traffic duration (it goes on until an epoch changed, up to `fillTimeoutMs` more). */
   durationMs: number;
 }
 
@@ -50,7 +50,8 @@ const COMMON = {
   membersPerRoom: 5,
   intervalMs: 250,
   payloadBytes: 8000,
-  fillTimeoutMs: 15_000,
+  // Generous: a busy machine fills the cache slower (the fill is sized in bytes, not in time).
+  fillTimeoutMs: 60_000,
   refusingMs: 1500,
   durationMs: 5000,
 };
@@ -74,7 +75,7 @@ export interface EvictionResult {
   refusals: Record<string, number>;
   /** Refusals answered otherwise than `unavailable` (noeviction), or failures other than a reconnect. */
   otherRefusals: number;
-  /** Time from the start of traffic to the first refusal. */
+  /** Time from the start of traffic to the cache's first OOM refusal (seen in Redis's errorstats). */
   fullAfterMs: number | undefined;
   /** A handshake while full: its HTTP status ('101' when it opened). */
   handshakeWhenFull: string;
@@ -109,6 +110,12 @@ async function tryHandshake(stack: DrillStack, room: string): Promise<string> {
   }
 }
 
+/** Writes Redis refused for want of memory so far (`errorstat_OOM`). */
+async function oomErrors(node: RedisNode): Promise<number> {
+  const line = (await node.admin.info('errorstats')).match(/errorstat_OOM:count=(\d+)/);
+  return Number(line?.[1] ?? 0);
+}
+
 function byReason(failures: { reason: string }[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
@@ -130,7 +137,7 @@ export async function runEvictionDrill(options: EvictionOptions): Promise<Evicti
       rooms,
       membersPerRoom: options.membersPerRoom,
       intervalMs: options.intervalMs,
-      retryDeadlineMs: 15_000,
+      retryDeadlineMs: 40_000,
       payload: () => ({ pad }),
       urlFor: (identity, room) => started.memberUrl(identity, room),
     });
@@ -139,13 +146,22 @@ export async function runEvictionDrill(options: EvictionOptions): Promise<Evicti
     let fullAt: number | undefined;
     let handshakeWhenFull = '-';
     if (options.policy === 'noeviction') {
+      // Full is when Redis refuses a write (OOM), read from Redis itself: an `unavailable` answer before
+      // that is a slow command on a busy machine, not the full cache. Every answer to a send from the
+      // last look before the first OOM on is counted as a refusal (it may be the refused one).
+      let lastNotFull = Date.now();
       await waitFor(
-        () => t.failureLog.some((f) => f.reason === 'unavailable' || f.reason === 'internal'),
-        'the first refused write',
+        async () => {
+          const now = Date.now();
+          if ((await oomErrors(node)) > 0) return true;
+          lastNotFull = now;
+          return false;
+        },
+        'the first write refused for memory',
         options.fillTimeoutMs,
         50,
       ).catch(() => undefined);
-      fullAt = t.failureLog.find((f) => f.reason === 'unavailable' || f.reason === 'internal')?.at;
+      fullAt = (await oomErrors(node)) > 0 ? lastNotFull : undefined;
       if (fullAt !== undefined) handshakeWhenFull = await tryHandshake(started, rooms[0] as string);
       await sleep(options.refusingMs);
       // Nothing frees memory under noeviction: what is still refused is given up.
@@ -159,7 +175,13 @@ export async function runEvictionDrill(options: EvictionOptions): Promise<Evicti
         });
       };
       await sleep(options.durationMs);
-      await waitFor(epochChanged, 'an epoch change', options.durationMs, 100).catch(() => undefined);
+      // On until a room's epoch changed (keys evicted), as long as the fill may take on a busy machine.
+      await waitFor(
+        epochChanged,
+        'an epoch change',
+        Math.max(options.durationMs, options.fillTimeoutMs),
+        100,
+      ).catch(() => undefined);
       await t.stop();
     }
     const stats = await info(node, 'stats');

@@ -12,5 +12,5 @@ describe('drill: unplanned Redis failover (replication cut, primary killed)', ()
     expect(result.integrity.acknowledged).toBeGreaterThan(100);
     expect(result.unavailableDuringCut).toBeGreaterThan(0);
     expectUnplannedHolds(result);
-  }, 60_000);
+  }, 180_000);
 });

@@ -37,6 +37,14 @@ export interface UnplannedFailoverOptions {
   intervalMs: number;
   /** Traffic before the cut. */
   warmupMs: number;
+  /**
+   * Acknowledged messages the warmup needs before the cut, and the traffic after the promotion before
+   * the senders stop (default 0: time alone). Each phase runs at least its time and on until then
+   * (`phaseTimeoutMs` at most, default 60 s): a busy machine drives the same traffic, slower.
+   */
+  warmupAcks?: number;
+  afterAcks?: number;
+  phaseTimeoutMs?: number;
   /** The replication link is cut this long while the primary takes writes. */
   cutMs: number;
   /**
@@ -78,6 +86,10 @@ export const UNPLANNED_SHORT: UnplannedFailoverOptions = {
   afterMs: 2500,
   minReplicaAcks: 1,
   replicaAckTimeoutMs: 200,
+  // 60 + 60 and what the cut lets through: the short forms' floor is 100 acknowledged messages.
+  warmupAcks: 60,
+  afterAcks: 60,
+  phaseTimeoutMs: 30_000,
 };
 
 /**
@@ -124,6 +136,8 @@ export interface UnplannedFailoverResult {
   replicaBackMs: number;
   /** From the cut until every sender had an ack again after its last failure. */
   allRecoveredMs: number | undefined;
+  /** A first-attempt ack's latency, 90th percentile: what this machine adds to any request. */
+  machineDelayMs: number;
   ackP50Ms: number;
   ackP99Ms: number;
   line: string;
@@ -212,7 +226,12 @@ export async function runUnplannedFailoverDrill(
       retryDeadlineMs: 60_000,
       urlFor: (identity, room) => started.memberUrl(identity, room),
     });
-    await sleep(options.warmupMs);
+    await traffic.runUntil({
+      minMs: options.warmupMs,
+      acks: options.warmupAcks ?? 0,
+      since: 0,
+      timeoutMs: options.phaseTimeoutMs ?? 60_000,
+    });
 
     // The partition: the replicas' links dropped, their reconnects refused; the primary goes on.
     const cutAt = Date.now();
@@ -285,7 +304,12 @@ export async function runUnplannedFailoverDrill(
     await waitFor(() => linked(replacement), 'the replacement replica linked', 15_000);
     replicaBackMs ??= Date.now() - promotedAt;
 
-    await sleep(Math.max(0, options.afterMs - replicaBackMs));
+    await traffic.runUntil({
+      minMs: Math.max(0, options.afterMs - replicaBackMs),
+      acks: options.afterAcks ?? 0,
+      since: promotedAt,
+      timeoutMs: options.phaseTimeoutMs ?? 60_000,
+    });
     await rejoins;
     await traffic.stop();
     await traffic.reconcile(1000);
@@ -327,6 +351,7 @@ export async function runUnplannedFailoverDrill(
       recoverFromKillMs: traffic.recoveryMs(killedAt),
       replicaBackMs,
       allRecoveredMs: traffic.allRecoveredMs(cutAt),
+      machineDelayMs: traffic.machineDelayMs(),
       ackP50Ms: quantile(latencies, 0.5),
       ackP99Ms: quantile(latencies, 0.99),
     };
@@ -363,6 +388,7 @@ export async function runUnplannedFailoverDrill(
         recover_from_kill_ms: result.recoverFromKillMs,
         replica_back_ms: result.replicaBackMs,
         all_recovered_ms: result.allRecoveredMs,
+        machine_delay_ms: result.machineDelayMs,
         gave_up: result.gaveUp,
         stored_unacked: figures.storedUnacked,
         members: figures.members,

@@ -1,5 +1,6 @@
 /** Drill 1 (short form): Redis primary failovers under steady traffic lose no acknowledged message. */
 import { FAILOVER_SHORT, runFailoverDrill } from './failover';
+import { withMachineDelay } from './support/bounds';
 
 describe('drill: Redis primary failover', () => {
   it('loses no acknowledged message across a READONLY failover and a reset failover', async () => {
@@ -12,6 +13,8 @@ describe('drill: Redis primary failover', () => {
     expect(result.seqCountersIntact).toBe(true);
     expect(f.delivered + f.recovered + f.own).toBe(f.expected);
     expect(result.failovers).toHaveLength(2);
-    expect(result.recoverMs).toBeLessThan(5000);
-  }, 60_000);
+    // Sends go through again within 5 s of a failover's start (plus what this machine adds to any
+    // request); a failover the store never recovers from leaves it undefined.
+    expect(result.recoverMs).toBeLessThan(withMachineDelay(5000, result.machineDelayMs));
+  }, 180_000);
 });

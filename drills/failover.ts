@@ -30,6 +30,10 @@ export interface FailoverDrillOptions {
   warmupMs: number;
   gapMs: number;
   failovers: number;
+  /** Acknowledged messages the warmup and each gap need at least (a busy machine runs them longer). */
+  warmupAcks?: number;
+  gapAcks?: number;
+  phaseTimeoutMs?: number;
   /** MIN_REPLICA_ACKS of the functions (default: the local default, 0). */
   minReplicaAcks?: number;
 }
@@ -41,6 +45,10 @@ export const FAILOVER_SHORT: FailoverDrillOptions = {
   warmupMs: 2000,
   gapMs: 3000,
   failovers: 2,
+  // 50 + 2 x 40: the short form's floor is 100 acknowledged messages.
+  warmupAcks: 50,
+  gapAcks: 40,
+  phaseTimeoutMs: 30_000,
 };
 
 export interface FailoverTimings {
@@ -61,6 +69,8 @@ export interface FailoverDrillResult {
   recoverMs: number | undefined;
   /** Worst time until every sender was acknowledged again after its last failure. */
   allRecoveredMs: number | undefined;
+  /** A first-attempt ack's latency, 90th percentile: what this machine adds to any request. */
+  machineDelayMs: number;
   /** Per room: the new primary's seq counter is at least the highest acknowledged seq. */
   seqCountersIntact: boolean;
   line: string;
@@ -178,10 +188,20 @@ export async function runFailoverDrill(options: FailoverDrillOptions): Promise<F
         all_recovered_ms: allRecoveredMs,
         proxied_resets: timings.reduce((n, t) => n + t.dropped, 0),
         seq_counters_intact: seqCountersIntact,
+        machine_delay_ms: traffic.machineDelayMs(),
       },
       { ...options },
     );
-    return { figures, failovers: timings, recoverMs, allRecoveredMs, seqCountersIntact, line };
+    const machineDelayMs = traffic.machineDelayMs();
+    return {
+      figures,
+      failovers: timings,
+      recoverMs,
+      allRecoveredMs,
+      machineDelayMs,
+      seqCountersIntact,
+      line,
+    };
   } finally {
     await traffic?.closeAll();
     await stack?.stop();

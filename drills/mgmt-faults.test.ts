@@ -14,5 +14,5 @@ describe('drill: management API faults', () => {
     expect(f.recovered).toBeGreaterThan(0);
     expect(result.stalesLeft).toBe(0);
     expect(result.staleFrames).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });

@@ -23,6 +23,12 @@ export interface FaultsOptions {
   membersPerRoom: number;
   intervalMs: number;
   durationMs: number;
+  /**
+   * Acknowledged messages the traffic needs (default 0: time alone): it runs `durationMs` at least and
+   * on until then (`phaseTimeoutMs` at most, default 60 s), so a busy machine drives the same traffic.
+   */
+  minAcks?: number;
+  phaseTimeoutMs?: number;
   /** Share of posts that get a fault (0..1). */
   share: number;
   slowMs: number;
@@ -33,6 +39,9 @@ export const FAULTS_SHORT: FaultsOptions = {
   membersPerRoom: 5,
   intervalMs: 250,
   durationMs: 6000,
+  // The short form's floor is 100 acknowledged messages.
+  minAcks: 130,
+  phaseTimeoutMs: 45_000,
   share: 0.2,
   slowMs: 800,
 };
@@ -100,7 +109,12 @@ export async function runFaultsDrill(options: FaultsOptions): Promise<FaultsResu
     }
     armed = true;
     t.startSending();
-    await sleep(options.durationMs);
+    await t.runUntil({
+      minMs: options.durationMs,
+      acks: options.minAcks ?? 0,
+      since: 0,
+      timeoutMs: options.phaseTimeoutMs ?? 60_000,
+    });
     await t.stop();
     armed = false;
     const figures = await t.reconcile();

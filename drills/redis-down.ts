@@ -8,6 +8,7 @@
  * Long form: `npm run drill:redis-down -- --rooms 6 --members 5 --outage 10 --after 10`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS } from '@classroom/shared';
 import { numberArg, parseArgs, runMain } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode } from './support/redis-node';
@@ -22,8 +23,13 @@ export interface RedisDownOptions {
   intervalMs: number;
   warmupMs: number;
   outageMs: number;
-  /** Traffic after each outage, before the next phase (ms). */
+  /**
+   * Traffic after each outage, before the next phase (ms): at least this, and on until a send started
+   * after Redis came back is acknowledged (30 s at most), so a busy machine's recovery is measured.
+   */
   afterMs: number;
+  /** Acknowledged messages the warmup needs before the first outage (the stack warm). */
+  warmupAcks?: number;
 }
 
 export const REDIS_DOWN_SHORT: RedisDownOptions = {
@@ -33,7 +39,17 @@ export const REDIS_DOWN_SHORT: RedisDownOptions = {
   warmupMs: 1500,
   outageMs: 2500,
   afterMs: 2500,
+  warmupAcks: 30,
 };
+
+/**
+ * The product's bounds (without what a busy machine adds: see support/bounds.ts). A request meeting a
+ * dead or hung Redis fails within one connect timeout and one command timeout (ioredis: one reconnect
+ * per request, then the command timeout), 2 s, answered `unavailable`; 500 ms for the rest of the request.
+ */
+export const FAIL_FAST_MS = REDIS_CONNECT_TIMEOUT_MS + REDIS_COMMAND_TIMEOUT_MS + 500;
+/** Back by itself: the client's reconnect backoff is capped at 1 s, so the next send after it is acked. */
+export const RECOVER_MS = 3000;
 
 export interface OutagePhase {
   kind: 'crash' | 'hang';
@@ -64,6 +80,10 @@ export interface RoomConsistency {
 
 export interface RedisDownResult {
   figures: TrafficFigures;
+  /** A first-attempt ack's latency, 90th percentile: what this machine adds to any request. */
+  machineDelayMs: number;
+  /** SendMessage's Timeout (template): a request that hangs meets it and the gateway answers, not the function. */
+  lambdaTimeoutMs: number;
   phases: OutagePhase[];
   rooms: RoomConsistency[];
   line: string;
@@ -114,7 +134,7 @@ export async function runRedisDownDrill(options: RedisDownOptions): Promise<Redi
       retryDeadlineMs: options.outageMs + 20_000,
     });
     traffic = t;
-    await sleep(options.warmupMs);
+    await t.runUntil({ minMs: options.warmupMs, acks: options.warmupAcks ?? 0, since: 0, timeoutMs: 30_000 });
     const phases: OutagePhase[] = [];
     for (const kind of ['crash', 'hang'] as const) {
       const startedAt = Date.now();
@@ -126,6 +146,9 @@ export async function runRedisDownDrill(options: RedisDownOptions): Promise<Redi
       else node.resume();
       const backAt = Date.now();
       await sleep(options.afterMs);
+      // A recovery slower than `afterMs` on a busy machine is still measured (the assertion judges it).
+      const recovered = () => t.ackLog.some((a) => a.attemptStartedAt >= backAt);
+      for (const until = Date.now() + 30_000; !recovered() && Date.now() < until; ) await sleep(50);
       const during = t.failuresBetween(startedAt, backAt + 1500);
       const failures: Record<string, number> = {};
       for (const f of during) failures[f.reason] = (failures[f.reason] ?? 0) + 1;
@@ -150,6 +173,9 @@ export async function runRedisDownDrill(options: RedisDownOptions): Promise<Redi
     const roomChecks: RoomConsistency[] = [];
     for (const room of rooms) roomChecks.push(await consistency(node, room));
     const [crash, hang] = phases as [OutagePhase, OutagePhase];
+    const machineDelayMs = t.machineDelayMs();
+    const lambdaTimeoutMs =
+      (started.gateway.template.functions.get('SendMessageFunction')?.timeoutSeconds ?? Number.NaN) * 1000;
     const describe = (failures: Record<string, number>) =>
       Object.entries(failures)
         .map(([k, v]) => `${k}:${v}`)
@@ -169,10 +195,11 @@ export async function runRedisDownDrill(options: RedisDownOptions): Promise<Redi
         hang_recover_ms: hang.recoverMs,
         partial_state: roomChecks.filter((r) => !r.contiguous || !r.membersConsistent).length,
         gateway_errors: started.counts.errors + started.counts.timeouts,
+        machine_delay_ms: machineDelayMs,
       },
       { ...options },
     );
-    return { figures, phases, rooms: roomChecks, line };
+    return { figures, machineDelayMs, lambdaTimeoutMs, phases, rooms: roomChecks, line };
   } finally {
     await traffic?.closeAll();
     await stack?.stop();

@@ -1,6 +1,7 @@
 /**
- * Drill 8 (short form): 300 connections in 15 rooms for 30 s; no loss, memory and keys steady. Sized for a
- * busy 2-core machine (CI with a second CI run beside it); `npm run drill:soak` is the 1,000-connection form.
+ * Drill 8 (short form): 300 connections in 15 rooms for 30 s, a message per member every 40 s; no loss,
+ * memory and keys steady. Sized for a busy 2-core machine (CI with a second CI run beside it);
+ * `npm run drill:soak` is the 1,000-connection form (a message every 20 s).
  */
 import { runSoakDrill, SOAK_SHORT } from './soak';
 

@@ -21,5 +21,5 @@ describe('drill: stale connections and leftover state', () => {
       expect(key.pttl).toBeGreaterThan(0);
       expect(key.pttl).toBeLessThanOrEqual(TTL_SECONDS * 1000);
     }
-  }, 60_000);
+  }, 120_000);
 });

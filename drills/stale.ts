@@ -119,7 +119,11 @@ export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Pro
     // Dropped without a close frame.
     const b = await join('stale-dropped', 4, 'b');
     for (const m of b.slice(2)) m.member.terminate();
-    await waitFor(() => b.slice(2).every((m) => disconnectLogged(m.id)), '$disconnect of the dropped', 5000);
+    await waitFor(
+      () => b.slice(2).every((m) => disconnectLogged(m.id)),
+      '$disconnect of the dropped',
+      30_000,
+    );
     const bLeft = await members('stale-dropped');
     const dropped = { dropped: 2, removed: b.slice(2).filter((m) => !bLeft.includes(m.id)).length };
 
@@ -127,7 +131,7 @@ export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Pro
     const c = await join('stale-missed', 4, 'c');
     proxy.block();
     await Promise.all(c.slice(2).map((m) => m.member.close()));
-    await waitFor(() => c.slice(2).every((m) => disconnectLogged(m.id)), '$disconnect attempts', 10_000);
+    await waitFor(() => c.slice(2).every((m) => disconnectLogged(m.id)), '$disconnect attempts', 30_000);
     proxy.unblock();
     const cAfterMiss = await members('stale-missed');
     const leftAfterMiss = c.slice(2).filter((m) => cAfterMiss.includes(m.id)).length;
@@ -135,7 +139,7 @@ export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Pro
     await waitFor(
       async () => (await (c[0] as { member: DrillMember }).member.sendOnce(`c0-next-${Date.now()}`)).ok,
       'a send after Redis returned',
-      10_000,
+      30_000,
       200,
     );
     await sleep(200);
@@ -151,7 +155,7 @@ export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Pro
     await say((d[0] as { member: DrillMember }).member, 'bye');
     proxy.block();
     await Promise.all(d.map((m) => m.member.close()));
-    await waitFor(() => d.every((m) => disconnectLogged(m.id)), '$disconnect attempts', 10_000);
+    await waitFor(() => d.every((m) => disconnectLogged(m.id)), '$disconnect attempts', 30_000);
     proxy.unblock();
     const abandonedKeys = await roomKeys('stale-abandoned');
     const scores = (await redis.zrange('room:{stale-abandoned}:members', 0, -1, 'WITHSCORES'))
@@ -163,14 +167,17 @@ export async function runStaleDrill(options: { waitExpiry?: boolean } = {}): Pro
     await waitFor(
       () => a.slice(2).every((m) => !m.member.isOpen),
       'idle timeout of the half-open',
-      10_000,
+      30_000,
       100,
     );
     halfOpen.idleClosed = a.slice(2).filter((m) => !m.member.isOpen).length;
 
-    // Everyone else leaves cleanly.
+    // Everyone else leaves cleanly; the keys are read once each $disconnect has run (on a busy machine
+    // that takes longer than the sockets' closing).
+    const leaving = s.gateway.connectionIds();
     await Promise.all(open.map((m) => m.close()));
-    await waitFor(() => s.gateway.connectionIds().length === 0, 'all connections closed', 5000);
+    await waitFor(() => s.gateway.connectionIds().length === 0, 'all connections closed', 30_000);
+    await waitFor(() => leaving.every(disconnectLogged), '$disconnect of everyone leaving', 30_000);
     await sleep(300);
     const cleanRooms = ['stale-together', 'stale-halfopen', 'stale-dropped', 'stale-missed'];
     const afterClean: KeyState[] = [];

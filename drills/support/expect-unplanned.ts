@@ -1,5 +1,6 @@
 /** The unplanned failover drill's assertions, shared by its short forms (jest only). */
 import type { UnplannedFailoverResult } from '../failover-unplanned';
+import { withMachineDelay } from './bounds';
 
 export function expectUnplannedHolds(result: UnplannedFailoverResult): void {
   const f = result.integrity;
@@ -15,5 +16,7 @@ export function expectUnplannedHolds(result: UnplannedFailoverResult): void {
   expect(result.cutOffMembers).toBe(0);
   expect(result.gaveUp).toBe(0);
   expect(result.acksAfterPromotion).toBeGreaterThan(0);
-  expect(result.recoverMs).toBeLessThan(10_000);
+  // Sends go through within 10 s of the promotion (plus what this machine adds to any request); a
+  // promoted node the functions never reach leaves it undefined.
+  expect(result.recoverMs).toBeLessThan(withMachineDelay(10_000, result.machineDelayMs));
 }

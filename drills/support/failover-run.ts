@@ -5,7 +5,6 @@
  * taken. Only the trigger differs, so the local drill that CI runs exercises the same schedule and
  * accounting as the one run against AWS.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FigureValue } from './report';
 import type { Traffic, TrafficFigures } from './traffic';
 
@@ -33,6 +32,14 @@ export interface FailoverSchedule {
   failovers: number;
   /** Quiet time after traffic stops, before everyone resumes. */
   quietMs?: number;
+  /**
+   * Acknowledged messages the warmup needs before the first failover, and each gap after a failover
+   * before the next step (default 0: time alone). The phase runs at least its time and on until then
+   * (`phaseTimeoutMs` at most, default 60 s), so a busy machine drives the same traffic, slower.
+   */
+  warmupAcks?: number;
+  gapAcks?: number;
+  phaseTimeoutMs?: number;
 }
 
 export interface FailoverRun {
@@ -56,7 +63,13 @@ export async function runFailovers(
   schedule: FailoverSchedule,
   log: (line: string) => void = () => undefined,
 ): Promise<FailoverRun> {
-  await sleep(schedule.warmupMs);
+  const phaseTimeoutMs = schedule.phaseTimeoutMs ?? 60_000;
+  await traffic.runUntil({
+    minMs: schedule.warmupMs,
+    acks: schedule.warmupAcks ?? 0,
+    since: 0,
+    timeoutMs: phaseTimeoutMs,
+  });
   const events: FailoverEvent[] = [];
   for (let i = 0; i < schedule.failovers; i++) {
     await trigger.ready();
@@ -66,7 +79,12 @@ export async function runFailovers(
     log(
       `failover ${i + 1} done in ${event.completedAt - event.startedAt} ms ${JSON.stringify(event.detail)}`,
     );
-    await sleep(schedule.gapMs);
+    await traffic.runUntil({
+      minMs: schedule.gapMs,
+      acks: schedule.gapAcks ?? 0,
+      since: event.startedAt,
+      timeoutMs: phaseTimeoutMs,
+    });
   }
   await traffic.stop();
   const figures = await traffic.reconcile(schedule.quietMs);

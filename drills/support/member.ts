@@ -73,7 +73,11 @@ interface InFlight {
 export interface MemberOptions {
   /** How long a gap may stay open before the member resumes (out-of-order delivery fills most). */
   gapWaitMs?: number;
-  /** How long a request waits for its answer. */
+  /**
+   * How long a request waits for its answer (default 20 s). An answer must come: the function's
+   * (template Timeout: 10 s), or the gateway's error when the function times out. Twice that, so a
+   * slow answer on a busy machine is a slow answer, and only a missing one is a `timeout`.
+   */
   requestTimeoutMs?: number;
   /** Called when the cursor moves to another epoch ("the class history was reset"). */
   onEpochChange?: (member: DrillMember, from: number | undefined, to: number | undefined) => void;
@@ -122,7 +126,7 @@ export class DrillMember {
     private readonly options: MemberOptions = {},
   ) {
     this.gapWaitMs = options.gapWaitMs ?? 400;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 8000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
     this.logs.set(undefined, this.cursor);
   }
 
@@ -158,8 +162,12 @@ export class DrillMember {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
-  /** Opens the socket; rejects with the handshake status (`HTTP 500`…) or the socket error. */
-  async connect(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Opens the socket; rejects with the handshake status (`HTTP 500`…) or the socket error. The handshake
+   * must be answered (the authorizer and $connect each have a 10 s Lambda timeout): the default wait of
+   * 30 s lets a busy machine be slow, and only a handshake nobody answers times out.
+   */
+  async connect(timeoutMs = 30_000): Promise<void> {
     const url = await this.urlFor(this.identity, this.room);
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });

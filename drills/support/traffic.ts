@@ -181,6 +181,50 @@ export class Traffic {
     return this.figures();
   }
 
+  /** Messages acknowledged whose ack came at or after `from` (epoch ms; default: all of them). */
+  acksSince(from = 0): number {
+    let n = 0;
+    for (let i = this.acks.length - 1; i >= 0 && (this.acks[i] as AckRecord).ackAt >= from; i--) n++;
+    return n;
+  }
+
+  /**
+   * Lets the traffic run `minMs`, then on until `acks` messages have been acknowledged since `since`
+   * (default: this call), `timeoutMs` at most in all (then it returns: the drill's floor on acknowledged
+   * messages says what was missing). A drill's traffic is sized in acknowledged messages, not in time, so
+   * a busy machine runs longer instead of asserting on fewer messages than the drill needs.
+   */
+  async runUntil({
+    minMs = 0,
+    acks = 0,
+    since = Date.now(),
+    timeoutMs = 60_000,
+  }: {
+    minMs?: number;
+    acks?: number;
+    since?: number;
+    timeoutMs?: number;
+  }): Promise<void> {
+    const deadline = Date.now() + Math.max(minMs, timeoutMs);
+    await sleep(minMs);
+    while (this.acksSince(since) < acks && Date.now() < deadline) await sleep(50);
+  }
+
+  /**
+   * How long an ordinary request takes on this machine during the drill: the `q` quantile (0..1) of the
+   * ack latency of messages acknowledged at their first attempt (no fault in their way) since `from`.
+   * The drills add it to the product's own bounds, so a busy machine's scheduling delay does not fail
+   * them while a product that hangs or never recovers still does.
+   */
+  machineDelayMs(q = 0.9, from = 0): number {
+    const latencies = this.acks
+      .filter((a) => a.attempts === 1 && a.ackAt >= from)
+      .map((a) => a.ackAt - a.firstSentAt)
+      .sort((a, b) => a - b);
+    if (latencies.length === 0) return 0;
+    return latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
+  }
+
   async closeAll(): Promise<void> {
     await eachLimit(this.members, 100, (m) => m.close());
   }
