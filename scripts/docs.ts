@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Figure, Results } from '../bench/lib/results';
-import { loadMeasured, loadPrices, loadTemplate } from './cost';
+import { compareAt, LOAD_LABELS, LOADS, loadMeasured, loadPrices, loadTemplate, money } from './cost';
 import {
   renderDynamoUnits,
   renderLines,
@@ -745,14 +745,64 @@ export function costRenderers(): Record<string, Renderer> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// docs/dynamodb.md: which store (latency per message on both, the monthly bill per profile)
+// ---------------------------------------------------------------------------------------------------------
+
+export function storeChoiceRenderers(b: BenchFigures): Record<string, Renderer> {
+  return {
+    'dynamodb-choice': () => {
+      const prices = loadPrices();
+      const { ms } = loadMeasured(BENCH_RESULTS);
+      const template = loadTemplate();
+      const latency = table(
+        [
+          'sendMessage to a room of 30, handler time',
+          'Redis (redis-server)',
+          'DynamoDB (moto)',
+          'DynamoDB / Redis',
+        ],
+        [
+          [
+            'p50',
+            `${b.v('store_send_p50_ms_redis')} ms`,
+            `${b.v('store_send_p50_ms_dynamodb')} ms`,
+            `×${b.v('store_send_ratio_p50_dynamodb_redis')}`,
+          ],
+          [
+            'p99',
+            `${b.v('store_send_p99_ms_redis')} ms`,
+            `${b.v('store_send_p99_ms_dynamodb')} ms`,
+            `×${b.v('store_send_ratio_p99_dynamodb_redis')}`,
+          ],
+        ],
+        ['l', 'r', 'r', 'r'],
+      );
+      const loads = Object.keys(LOADS) as (keyof typeof LOADS)[];
+      const bills = loads.map((load) => compareAt(LOADS[load], prices, ms, template));
+      const cost = table(
+        ['monthly bill (list prices, no free tier)', ...loads.map((load) => LOAD_LABELS[load])],
+        (['standard', 'lean', 'dynamodb'] as const).map((profile) => [
+          `profile \`${profile}\``,
+          ...bills.map((bill) => money(bill[profile].total)),
+        ]),
+        ['l', ...loads.map(() => 'r' as const)],
+      );
+      return `${latency}\n\nMeasured in one run of \`npm run bench\` (${b.results.date}, part [8]: the real handlers on each store in a process of its own, posts answered at once). moto is a Python emulator answering one DynamoDB request at a time on this machine: the ratio is an upper bound of what the store's round trips cost here, not DynamoDB's latency.\n\n${cost}\n\nFrom \`npm run cost\` ([cost.md](cost.md): the loads, every line item, and the request units each operation consumed in the same bench run).`;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // npm run docs
 // ---------------------------------------------------------------------------------------------------------
 
 /** Every generated region of the docs, by name, from the committed sources. */
 export function allRenderers(): Record<string, Renderer> {
   const results = JSON.parse(readFileSync(BENCH_RESULTS, 'utf8')) as Results;
+  const figures = new BenchFigures(results, relative(ROOT, BENCH_RESULTS));
   return {
-    ...benchRenderers(new BenchFigures(results, relative(ROOT, BENCH_RESULTS))),
+    ...benchRenderers(figures),
+    ...storeChoiceRenderers(figures),
     ...drillRenderers(readDrillResults()),
     ...costRenderers(),
   };
