@@ -19,6 +19,7 @@ import {
   roomStore,
   StoreUnavailableError,
 } from '@classroom/shared';
+import type { TestCaller } from '../support/events';
 import { Harness } from '../support/harness';
 import type { DynamoInspector } from '../support/store-inspector';
 
@@ -94,14 +95,22 @@ describe('DynamoDB store: sequence', () => {
   it('gives 50 senders sending at once to one room the seqs 1..50, no gap, no duplicate', async () => {
     // Prepare
     const room = h.room();
-    const members = [];
+    const members: TestCaller[] = [];
     for (let i = 0; i < 50; i++) members.push(await h.join(h.caller(room, `s${i}`)));
     h.api.reset();
-    // Act
-    const acks = await Promise.all(members.map((m, i) => say(m, { i }, `c${i}`)));
+    // Act: as clients do, an `unavailable` answer is resent with its clientMsgId (senders queue on the
+    // room's counter, one message stored at a time; a slow local DynamoDB may keep one waiting too long)
+    let acks = await Promise.all(members.map((m, i) => say(m, { i }, `c${i}`)));
+    const firstTry = acks.filter((a) => a.type === 'ack').length;
+    for (let round = 0; round < 10 && acks.some((a) => a.type !== 'ack'); round++) {
+      acks = await Promise.all(
+        acks.map((a, i) => (a.type === 'ack' ? a : say(members[i] as TestCaller, { i }, `c${i}`))),
+      );
+    }
+    console.log(`[dynamodb target] 50 at once: ${firstTry} acked at once, the others after resending`);
     // Assess
     const seqs = acks.map((a) => a.seq as number).sort((a, b) => a - b);
-    expect(acks.every((a) => a.type === 'ack')).toBe(true);
+    expect(acks.filter((a) => a.type !== 'ack')).toEqual([]);
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(new Set(acks.map((a) => a.epoch)).size).toBe(1);
     // Each member got the 49 others' messages, each seq once.
@@ -127,14 +136,15 @@ describe('DynamoDB store: sequence', () => {
       if (command === 'PutItemCommand' && sk(req).startsWith('msg#')) throw connectionReset();
     });
     // Act
-    const second = await dying.append(input(room, 'two', 'm2'));
+    const second = await dying.append(input(room, 'two', 'm2')).catch((error: unknown) => error);
     client.destroy();
     const stateOnly = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
     const storedBefore = await inspect().storedSeqs(room);
     const third = await say(ann, 'three', 'm3');
     const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
-    // Assess: acknowledged (durable in the room's state item), readable at once, written by the next sender
-    expect(second).toMatchObject({ status: 'ok', seq: 2 });
+    // Assess: not acknowledged (its own item was not written), readable at once from the state item,
+    // written by the next sender before it takes seq 3
+    expect(second).toBeInstanceOf(StoreUnavailableError);
     expect(storedBefore).toEqual([1]);
     expect(((stateOnly?.messages ?? []) as Frame[]).map((f) => [f.seq, f.data])).toEqual([
       [1, 'one'],

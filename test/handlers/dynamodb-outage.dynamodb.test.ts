@@ -173,6 +173,43 @@ describe('DynamoDB unavailable', () => {
     expect(await h.inspect.seq(room)).toBe(1);
   }, 30_000);
 
+  it("never acknowledges a message whose own item's write was throttled; the resend completes it under its seq, no hole", async () => {
+    // Prepare: every PutItem of a message item is throttled
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const bob = await h.join(h.caller(room, 'bob'));
+    await say(ann, 'before', 'p0');
+    useEndpoint(proxyUrl);
+    fault = {
+      status: 400,
+      type: 'ThrottlingException',
+      matches: (operation, body) =>
+        operation === 'PutItem' && ((body.Item as { sk?: { S?: string } })?.sk?.S ?? '').startsWith('msg#'),
+    };
+    h.api.reset();
+    // Act
+    const throttled = await say(ann, 'once', 'p1');
+    fault = undefined;
+    const resent = await say(ann, 'once', 'p1');
+    const next = await say(ann, 'after', 'p2');
+    const history = await h.send('resume', bob, { action: 'resume', afterSeq: 0 });
+    // Assess
+    expect(throttled).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 'p1' });
+    expect(answered).toBe(3);
+    expect(resent).toMatchObject({ type: 'ack', clientMsgId: 'p1', seq: 2 });
+    expect(next).toMatchObject({ type: 'ack', clientMsgId: 'p2', seq: 3 });
+    expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([
+      [2, 'once'],
+      [3, 'after'],
+    ]);
+    expect(((history?.messages ?? []) as Record<string, unknown>[]).map((f) => [f.seq, f.data])).toEqual([
+      [1, 'before'],
+      [2, 'once'],
+      [3, 'after'],
+    ]);
+    expect(await h.inspect.storedSeqs(room)).toEqual([1, 2, 3]);
+  }, 30_000);
+
   it('does not resend a counter write whose answer was lost (applied, then 500): the resend completes it once', async () => {
     // Prepare: the state item's update reaches DynamoDB, and its answer is replaced by a 500
     const room = h.room();

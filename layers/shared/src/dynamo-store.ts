@@ -21,15 +21,17 @@
  * an item whose `expiresAt` has passed as absent.
  *
  * No gap, no duplicate seq: the seq is assigned by one conditional UpdateItem on the state item that also
- * stores the message in it (ALL_OLD returned). The message's own item is written next, together with the
- * previous message's item again (from ALL_OLD, idempotent): a sender that dies between the two writes
- * leaves its message in the state item, where readers see it, and the next sender writes its item. A
- * message is lost from history only if two consecutive senders both die between their two writes. The
- * SDK resends that update only after an answer saying it was not applied (throttling); after a timeout, a
- * reset or a 5xx the call is `unavailable` and the client's resend (same clientMsgId) finds what was
- * stored. The update is also conditioned on `li <> id`: a resend that finds its own message as the newest
- * does not count it twice. The ack waits for the message's own item too, but does not depend on it:
- * the message is durable once the state item holds it.
+ * stores the message in it (ALL_OLD returned), and only while the newest message already has its own
+ * item (`sd = seq`). The sender then writes its message's item and records it (`sd`); it acknowledges
+ * only once that item is written. A sender that fails there answers `unavailable` (and says so on the
+ * state item); one that dies says nothing: either way the message stays readable in the state item, and
+ * the next sender writes its item from there (at once, or after HELP_AFTER_MS) before taking the next
+ * seq, so no seq is ever left without its message. Senders of one room therefore queue on its state item
+ * (three writes per message in a row: about 60 messages/s per room on AWS).
+ * The SDK resends the seq's update only after an answer saying it was not applied (throttling); after a
+ * timeout, a reset or a 5xx the call is `unavailable` and the client's resend (same clientMsgId) finds
+ * what was stored. The update is also conditioned on `li <> id`: a resend that finds its own message as
+ * the newest does not count it twice.
  *
  * Dedupe (clientMsgId for 60 s, a publish's SQS message id for the queue's redelivery window): the
  * attempt claims the entry before its seq (one conditional PutItem). A claim held by an attempt still in
@@ -44,10 +46,11 @@
  *   a second one only for a message inside a burst, < 1/rate after the previous) || dedupe claim PutItem
  *   (attribute_not_exists, ReturnValuesOnConditionCheckFailure ALL_OLD) when deduped; RT2 state
  *   UpdateItem (seq, the message, ReturnValues ALL_OLD; a PutItem creates the epoch when the room has
- *   none); RT3 message PutItem || previous message PutItem || dedupe UpdateItem (done) || members Query
- *   (recipients, read after the seq so that every member connected when the message was accepted gets
- *   it) || trimming (Query of the oldest items, state UpdateItem, BatchWriteItem deletes: only once the
- *   room holds ROOM_HISTORY_LIMIT messages or ROOM_HISTORY_BYTES). 3 RTs.
+ *   none; retried with a jittered backoff while the newest message's item is being written); RT3
+ *   message PutItem || members Query (recipients, read after the seq so that every member connected when
+ *   the message was accepted gets it) || trimming (Query of the oldest items, state UpdateItem,
+ *   BatchWriteItem deletes: only once the room holds ROOM_HISTORY_LIMIT messages or ROOM_HISTORY_BYTES);
+ *   RT4 state UpdateItem `sd` || dedupe UpdateItem (done). 4 RTs.
  *   Duplicate: RT1, then a GetItem of the state (is the entry of the current epoch?): 2 RTs.
  * - append, transient: RT1 member UpdateItem || state UpdateItem (epoch, TTL) || members Query: 1 RT.
  * - addMember: member PutItem || members Query: 1 RT. joined: UpdateItem: 1 RT.
@@ -56,23 +59,25 @@
  *   moment). listMembers: Query: 1 RT.
  * - historyPage: GetItem state (PutItem of a new epoch when none), then a Query of the page's range,
  *   sized from a typical message size (the log's average, then the median of what was read): 2 RTs,
- *   a third when the sizes misled the first Query, one more (after 50 ms) when it meets a hole (a sender
- *   between its two writes).
+ *   a third when the sizes misled the first Query, one more (after 50 ms) when it meets a hole (none is
+ *   expected: the newest message without its item is read from the state item).
  * - endRoom: members Query || GetItem state, then DeleteItem state || BatchWriteItem deletes of members
  *   and messages: 2 RTs.
  * Reads are strongly consistent (ConsistentRead). Errors: throttling (after the SDK's retries), 5xx,
  * network errors and timeouts are StoreUnavailableError (`unavailable`: nothing acknowledged).
  *
  * Capacity units of small items (≤ 1 KB written, ≤ 4 KB read; strongly consistent reads cost 1 unit per
- * 4 KB): a send with a clientMsgId to a room of 30 writes 6 units (member, claim, state, message,
- * previous message, claim done) and reads 2 (30 member items ≈ 5 KB); 4 writes without clientMsgId; a
- * server publish 5 writes and 2 reads; $connect 2 writes (member, joined) and 2 reads; $disconnect 1
- * write and 2 reads; a resume of 100 small messages 1 + about 8 reads. A room at its history bound adds
- * about 2 reads and 2 writes per send (trimming). `onConsumedCapacity` reports what DynamoDB counted.
+ * 4 KB; an UpdateItem costs the larger of the item's sizes before and after): a send with a clientMsgId
+ * to a room of 30 writes 6 units (member, claim, state, message, `sd`, claim done) and reads 2 (30
+ * member items ≈ 5 KB); 4 writes without clientMsgId; a server publish 5 writes and 2 reads; $connect 2
+ * writes (member, joined) and 2 reads; $disconnect 1 write and 2 reads; a resume of 100 small messages
+ * 1 + about 8 reads. The state item holds the newest message, so its two writes grow with that message's
+ * size. A room at its history bound adds about 2 reads and 2 writes per send (trimming).
+ * `onConsumedCapacity` reports what DynamoDB counted.
  *
- * Limits (see the README): one room is one partition key (about 1,000 write units/s, 3,000 read units/s:
- * about 150 small messages/s per room); items ≤ 400 KB (a frame ≤ 128 KB, so the state item fits); the
- * rate limiter is a GCRA (exactly the token bucket's rate and burst); a message expires roomTtlSeconds
+ * Limits (see the README): one room is one partition key (about 1,000 write units/s, 3,000 read units/s)
+ * and one state item, which its senders queue on; items ≤ 400 KB (a frame ≤ 128 KB, so the state item
+ * fits); the rate limiter is a GCRA (exactly the token bucket's rate and burst); a message expires roomTtlSeconds
  * after it was written, even in a room still active then; the log's byte bound counts a frame without
  * its seq's digits; times come from the functions' clocks (not one server's, as Redis `TIME`). Unlike
  * the Redis scripts, the member operations are not one atomic step: two connections of one user joining
@@ -124,6 +129,13 @@ type StoreCommand =
 
 /** A claim in flight older than this is taken over: its attempt is over (above the function timeouts). */
 export const STALE_CLAIM_MS = JOIN_WINDOW_MS;
+/**
+ * A sender waits this long for the newest message's own item (its sender writes it within a few ms, or
+ * says it gave up: then at once), then writes it itself from the state item; it gives up (`unavailable`)
+ * after SEQUENCE_WAIT_MS.
+ */
+export const HELP_AFTER_MS = 2000;
+export const SEQUENCE_WAIT_MS = 6000;
 /**
  * Client defaults (DYNAMODB_CONNECT_TIMEOUT_MS, DYNAMODB_REQUEST_TIMEOUT_MS, DYNAMODB_MAX_ATTEMPTS override
  * them): a dead endpoint fails a call within about 3 s, well inside the functions' 10 s.
@@ -335,6 +347,8 @@ interface MemberRow {
 interface RoomState {
   epoch: number;
   seq: number;
+  /** The newest seq whose message has its own item. */
+  stored: number;
   bytes: number;
   lo: number;
   loBytes: number;
@@ -350,6 +364,7 @@ function roomState(item: Item): RoomState {
   return {
     epoch,
     seq,
+    stored: num(item, 'sd') ?? seq,
     bytes,
     lo: num(item, 'lo') ?? 1,
     loBytes: num(item, 'lc') ?? 0,
@@ -494,6 +509,8 @@ export class DynamoRoomStore implements ClassroomStore {
       ...this.key(pk, STATE),
       e: N(epoch),
       seq: N(first ? 1 : 0),
+      sd: N(0),
+      ...(first ? { lat: N(now) } : {}),
       b: N(first ? first.bytes : 0),
       lo: N(1),
       lc: N(0),
@@ -719,8 +736,10 @@ export class DynamoRoomStore implements ClassroomStore {
     dedupe: string,
     bytes: number,
     now: number,
-  ): Promise<{ state: RoomState; previous?: RoomState['last']; before: RoomState }> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+  ): Promise<{ state: RoomState; before: RoomState }> {
+    const deadline = Date.now() + SEQUENCE_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const at = Date.now();
       const { failed, item } = await this.conditional(
         meter,
         resendOnlyIfNotApplied(
@@ -728,9 +747,10 @@ export class DynamoRoomStore implements ClassroomStore {
             TableName: this.tableName,
             Key: this.key(pk, STATE),
             UpdateExpression:
-              'SET seq = seq + :one, b = b + :bytes, lh = :head, lt = :tail, li = :id, lk = :dedupe, expiresAt = :exp',
+              'SET seq = seq + :one, b = b + :bytes, lh = :head, lt = :tail, li = :id, lk = :dedupe, lat = :at, expiresAt = :exp',
+            // The newest message has its own item (sd = seq) before the next seq is given out: no hole.
             ConditionExpression:
-              'attribute_exists(seq) AND expiresAt > :now AND (attribute_not_exists(li) OR li <> :id)',
+              'attribute_exists(seq) AND expiresAt > :now AND (attribute_not_exists(li) OR li <> :id) AND (attribute_not_exists(sd) OR sd = seq)',
             ExpressionAttributeValues: {
               ':one': N(1),
               ':bytes': N(bytes),
@@ -738,8 +758,9 @@ export class DynamoRoomStore implements ClassroomStore {
               ':tail': S(input.tail),
               ':id': S(input.id),
               ':dedupe': S(dedupe),
+              ':at': N(at),
               ':exp': N(seconds(now) + this.settings.roomTtlSeconds),
-              ':now': N(seconds(now)),
+              ':now': N(seconds(at)),
             },
             ReturnValues: 'ALL_OLD',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -761,14 +782,14 @@ export class DynamoRoomStore implements ClassroomStore {
             cum: before.bytes + bytes,
           },
         };
-        return { state, previous: before.last, before };
+        return { state, before };
       }
-      if (item && live(item, now) && str(item, 'li') === input.id) {
-        // The SDK resent an update that had been applied (its answer lost): the message is ours, counted once.
+      if (item && live(item, at) && str(item, 'li') === input.id) {
+        // Our own update, applied by an earlier attempt: the message is ours, counted once.
         const state = roomState(item);
         return { state, before: { ...state, seq: state.seq - 1, bytes: state.bytes - bytes } };
       }
-      if (!item || !live(item, now)) {
+      if (!item || !live(item, at)) {
         const created = await this.createState(meter, pk, now, {
           head: input.head,
           tail: input.tail,
@@ -777,9 +798,55 @@ export class DynamoRoomStore implements ClassroomStore {
           bytes,
         });
         if (created) return { state: created, before: { ...created, seq: 0, bytes: 0 } };
+        continue;
       }
+      if (Date.now() > deadline)
+        throw new StoreUnavailableError("DynamoDB: the room's newest message is still being stored");
+      // The newest message has no item yet: its sender is writing it (wait a little), or it failed or
+      // died (after HELP_AFTER_MS, write it from the state item, then take the next seq).
+      const since = at - (num(item, 'lat') ?? 0);
+      if (since >= HELP_AFTER_MS) await this.storeNewest(meter, pk, item, now);
+      // Jittered, growing to 200 ms: waiting senders' failed conditional writes cost write units too.
+      else await sleep(Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5)) + 5);
     }
-    throw new StoreUnavailableError('DynamoDB: the room state kept changing');
+  }
+
+  /** Writes the state item's newest message to its own item, then records it as stored (`sd`). */
+  private async storeNewest(meter: Meter, pk: string, item: Item, now: number): Promise<void> {
+    const state = roomState(item);
+    if (!state.last) return;
+    await this.putMessage(meter, pk, state.epoch, state.last, now);
+    await this.markStored(meter, pk, state.epoch, state.last.seq);
+  }
+
+  /** Tells the next sender that the newest message's sender will not write its item (best effort). */
+  private async giveUpNewest(meter: Meter, pk: string, epoch: number, id: string): Promise<void> {
+    await this.conditional(
+      meter,
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.key(pk, STATE),
+        UpdateExpression: 'SET lat = :never',
+        ConditionExpression: 'e = :e AND li = :id',
+        ExpressionAttributeValues: { ':never': N(0), ':e': N(epoch), ':id': S(id) },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    ).catch(() => undefined);
+  }
+
+  /** `sd`: the newest seq whose message has its own item (only moves forward, within the epoch). */
+  private async markStored(meter: Meter, pk: string, epoch: number, seq: number): Promise<void> {
+    await this.conditional(
+      meter,
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.key(pk, STATE),
+        UpdateExpression: 'SET sd = :seq',
+        ConditionExpression: 'e = :e AND seq >= :seq AND (attribute_not_exists(sd) OR sd < :seq)',
+        ExpressionAttributeValues: { ':e': N(epoch), ':seq': N(seq) },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
   }
 
   private putMessage(
@@ -995,8 +1062,13 @@ export class DynamoRoomStore implements ClassroomStore {
       current = await this.currentState(meter, pk, now);
       const stored = await this.findStored(meter, pk, dedupe, current);
       if (stored) {
-        // Stored by the earlier attempt, which never answered: this resend delivers and acks it, once.
+        // Stored by the earlier attempt, which never answered: this resend delivers and acks it, once,
+        // with its own item written first (it may be only in the state item).
         const epoch = current.epoch;
+        if (current.last && stored.seq === current.last.seq && current.stored < stored.seq) {
+          await this.putMessage(meter, pk, epoch, current.last, now);
+          await this.markStored(meter, pk, epoch, stored.seq).catch(() => undefined);
+        }
         const [rows] = await Promise.all([
           this.members(meter, pk, now),
           this.settleClaim(meter, pk, dedupe, input.id, { epoch, seq: stored.seq, id: stored.id }),
@@ -1027,16 +1099,29 @@ export class DynamoRoomStore implements ClassroomStore {
         await this.settleClaim(meter, pk, dedupe, input.id, 'abandoned').catch(() => undefined);
       throw error;
     }
-    const { state, previous, before } = sequenced;
+    const { state, before } = sequenced;
     const message = state.last as NonNullable<RoomState['last']>;
+    const abandon = async () => {
+      // Stored in the state item (the next sender writes its item): a resend with the dedupe key finds it.
+      if (claim?.kind === 'claimed')
+        await this.settleClaim(meter, pk, dedupe, input.id, 'abandoned').catch(() => undefined);
+    };
 
-    // RT3: the message's item || the previous one's again || dedupe done || recipients || trimming.
-    const [rows] = await Promise.allSettled([
+    // RT3: the message's own item || recipients || trimming. Acknowledged only once its item is written.
+    const [rows, put] = await Promise.allSettled([
       this.members(meter, pk, now),
       this.putMessage(meter, pk, state.epoch, message, now),
-      previous && previous.seq >= 1
-        ? this.putMessage(meter, pk, state.epoch, previous, now)
-        : Promise.resolve(),
+      this.trim(meter, pk, state, before),
+    ]);
+    if (put.status === 'rejected' || rows.status === 'rejected') {
+      // The next sender need not wait for this item: it writes it from the state item at once.
+      if (put.status === 'rejected') await this.giveUpNewest(meter, pk, state.epoch, input.id);
+      await abandon();
+      throw put.status === 'rejected' ? put.reason : (rows as PromiseRejectedResult).reason;
+    }
+    // RT4: the next seq may be given out || dedupe done (both retried by whoever needs them otherwise).
+    await Promise.allSettled([
+      this.markStored(meter, pk, state.epoch, message.seq),
       claim?.kind === 'claimed'
         ? this.settleClaim(meter, pk, dedupe, input.id, {
             epoch: state.epoch,
@@ -1044,15 +1129,7 @@ export class DynamoRoomStore implements ClassroomStore {
             id: input.id,
           })
         : Promise.resolve(),
-      this.trim(meter, pk, state, before),
     ]);
-    if (rows.status === 'rejected') {
-      // Stored, but no recipients to deliver to: unavailable, and the resend completes it (broadcast once).
-      if (claim?.kind === 'claimed')
-        await this.settleClaim(meter, pk, dedupe, input.id, 'abandoned').catch(() => undefined);
-      throw rows.reason;
-    }
-    // Durable in the state item even if its own item failed (the next sender writes it): acknowledged.
     return {
       status: 'ok',
       epoch: state.epoch,
