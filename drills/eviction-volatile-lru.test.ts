@@ -4,6 +4,7 @@
  * history.
  */
 import { EVICTION_SHORT, runEvictionDrill } from './eviction';
+import { expectIntegrity } from './support/expect-integrity';
 
 describe('drill: full cache (volatile-lru)', () => {
   it('volatile-lru: evicted rooms get a new epoch and every member recovers the store history', async () => {
@@ -14,12 +15,7 @@ describe('drill: full cache (volatile-lru)', () => {
     expect(f.roomsWithNewEpoch).toBeGreaterThan(0);
     expect(f.epochResets).toBeGreaterThan(0);
     expect(f.membersOnStoreEpoch).toBe(f.members);
-    expect(f.cursorsBehind).toBe(0);
-    expect(f.historyMismatch).toBe(0);
-    expect(f.seqConflicts).toBe(0);
-    expect(f.duplicated).toBe(0);
-    expect(f.storeGaps).toBe(0);
-    expect(f.unreadRooms).toBe(0);
+    expectIntegrity(f, { evicted: true });
     expect(result.corruptedRooms).toBe(0);
   }, 150_000);
 });

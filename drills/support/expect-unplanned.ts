@@ -1,18 +1,11 @@
 /** The unplanned failover drill's assertions, shared by its short forms (jest only). */
 import type { UnplannedFailoverResult } from '../failover-unplanned';
 import { withMachineDelay } from './bounds';
+import { expectIntegrity } from './expect-integrity';
 
 export function expectUnplannedHolds(result: UnplannedFailoverResult): void {
   const f = result.integrity;
-  // The examples first: they say which member missed what.
-  expect(f.examples).toEqual([]);
-  expect(f.lost).toBe(0);
-  expect(f.duplicated).toBe(0);
-  expect(f.seqConflicts).toBe(0);
-  expect(f.cursorsBehind).toBe(0);
-  expect(f.historyMismatch).toBe(0);
-  expect(f.storeGaps).toBe(0);
-  expect(f.unreadRooms).toBe(0);
+  expectIntegrity(f);
   expect(result.cutOffMembers).toBe(0);
   expect(result.gaveUp).toBe(0);
   expect(result.acksAfterPromotion).toBeGreaterThan(0);
