@@ -20,8 +20,8 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyResult, SQSEvent, SQSRecord } from 'aws-lambda';
-import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import type { APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
+import { connectionId, lambdaContext, sqsRecord, type TestCaller, wsEvent } from '../test/support/events';
 import type { Route } from '../test/support/harness';
 import { type Item, itemSize, readUnits, writeUnits } from './lib/dynamodb-units';
 
@@ -364,23 +364,6 @@ async function main(): Promise<void> {
     }
 
     // Server publish (one SQS record) to the room of 30.
-    let record = 0;
-    const sqsRecord = (body: unknown): SQSRecord => ({
-      messageId: `00000000-0000-4000-8000-${String(++record).padStart(12, '0')}`,
-      receiptHandle: `handle-${record}`,
-      body: JSON.stringify(body),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'AIDAEXAMPLE',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
-      awsRegion: 'us-east-1',
-    });
     for (let i = 0; i < 5; i++) {
       const before = await postCount();
       const result = await metered('publish_room30', () =>

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadTemplate } from '../../local/template';
-import { lambdaContext } from '../support/events';
+import { lambdaContext, sqsRecord } from '../support/events';
 import { Harness } from '../support/harness';
 
 // The publish function's environment and its queue, as template.yaml defines them.
@@ -25,27 +25,6 @@ beforeAll(async () => {
 afterAll(() => h.stop());
 beforeEach(() => h.api.reset());
 
-let counter = 0;
-function record(body: unknown): SQSRecord {
-  counter++;
-  return {
-    messageId: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-    receiptHandle: `handle-${counter}`,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(Date.now()),
-      SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
-    awsRegion: 'us-east-1',
-  };
-}
-
 describe('Function: publish (SQS)', () => {
   it('delivers a room message from system (stored with a seq) and a direct message to one user', async () => {
     // Prepare
@@ -54,8 +33,8 @@ describe('Function: publish (SQS)', () => {
     const annPhone = await h.join(h.caller(room, 'ann'));
     const annLaptop = await h.join(h.caller(room, 'ann'));
     h.api.reset();
-    const roomRecord = record({ classRoomId: room, kind: 'quiz', data: { q: 1 } });
-    const directRecord = record({ classRoomId: room, kind: 'grade', data: { score: 9 }, userId: 'ann' });
+    const roomRecord = sqsRecord({ classRoomId: room, kind: 'quiz', data: { q: 1 } });
+    const directRecord = sqsRecord({ classRoomId: room, kind: 'grade', data: { score: 9 }, userId: 'ann' });
     // Act
     const result = await publish({ Records: [roomRecord, directRecord] }, lambdaContext('publish'));
     // Assess
@@ -91,7 +70,7 @@ describe('Function: publish (SQS)', () => {
     // Prepare
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
-    const once = record({ classRoomId: room, kind: 'notice', data: 'once' });
+    const once = sqsRecord({ classRoomId: room, kind: 'notice', data: 'once' });
     // Act
     await publish({ Records: [once] }, lambdaContext('publish'));
     await publish({ Records: [once] }, lambdaContext('publish'));
@@ -104,7 +83,7 @@ describe('Function: publish (SQS)', () => {
     // Prepare
     const room = h.room();
     await h.join(h.caller(room, 'ann'));
-    const once = record({ classRoomId: room, kind: 'notice', data: 'once' });
+    const once = sqsRecord({ classRoomId: room, kind: 'notice', data: 'once' });
     const visibility = Number(queue.VisibilityTimeout);
     const receives = Number(
       (queue.RedrivePolicy as { maxReceiveCount?: unknown } | undefined)?.maxReceiveCount,
@@ -122,15 +101,15 @@ describe('Function: publish (SQS)', () => {
     // Prepare
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
-    const good = record({ classRoomId: room, kind: 'notice', data: 1 });
+    const good = sqsRecord({ classRoomId: room, kind: 'notice', data: 1 });
     const bad = [
-      record('not json'),
-      record({ kind: 'notice', data: 1 }),
-      record({ classRoomId: room, kind: '', data: 1 }),
-      record({ classRoomId: room, kind: 'notice' }),
-      record({ classRoomId: room, kind: 'notice', data: 'x'.repeat(140_000) }),
-      record({ classRoomId: `}${room}`, kind: 'notice', data: 1 }),
-      record({ classRoomId: 'room with spaces', kind: 'notice', data: 1 }),
+      sqsRecord('not json'),
+      sqsRecord({ kind: 'notice', data: 1 }),
+      sqsRecord({ classRoomId: room, kind: '', data: 1 }),
+      sqsRecord({ classRoomId: room, kind: 'notice' }),
+      sqsRecord({ classRoomId: room, kind: 'notice', data: 'x'.repeat(140_000) }),
+      sqsRecord({ classRoomId: `}${room}`, kind: 'notice', data: 1 }),
+      sqsRecord({ classRoomId: 'room with spaces', kind: 'notice', data: 1 }),
     ];
     // Act
     const result = await publish(

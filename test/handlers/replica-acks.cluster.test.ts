@@ -18,7 +18,7 @@ import {
   type LocalRedisCluster,
   startRedisCluster,
 } from '../../local/redis-cluster';
-import { lambdaContext, type TestCaller } from '../support/events';
+import { lambdaContext, sqsRecord, type TestCaller } from '../support/events';
 import { Harness } from '../support/harness';
 import { countWrites } from '../support/monitor';
 
@@ -212,22 +212,10 @@ describe('Replica-confirmed acks on a Redis Cluster (WAIT per master)', () => {
     const master = cluster.masters()[1] as ClusterNode;
     const room = roomOn(master);
     const ann = await h.join(h.caller(room, 'ann'));
-    const record: SQSRecord = {
-      messageId: 'c0ffee00-0000-4000-8000-000000000002',
-      receiptHandle: 'r',
-      body: JSON.stringify({ classRoomId: room, kind: 'notice', data: 'quiz at 10' }),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'AIDAEXAMPLE',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
-      awsRegion: 'us-east-1',
-    };
+    const record = sqsRecord(
+      { classRoomId: room, kind: 'notice', data: 'quiz at 10' },
+      'c0ffee00-0000-4000-8000-000000000002',
+    );
     cutReplica(master);
     // Act
     const failed = await publish({ Records: [record] }, lambdaContext('publish'));

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getRedis } from '@classroom/shared';
 import type { SQSRecord } from 'aws-lambda';
 import Redis from 'ioredis';
-import { lambdaContext, type TestCaller, wsEvent } from '../support/events';
+import { lambdaContext, sqsRecord, type TestCaller, wsEvent } from '../support/events';
 import { Harness } from '../support/harness';
 import { type RedisProcess, startRedisServer } from '../support/redis-server';
 import { skipFileOnCluster, skipFileOnDynamoDB } from '../support/skip';
@@ -265,22 +265,10 @@ describe('Replica-confirmed acks', () => {
     // Prepare
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
-    const record: SQSRecord = {
-      messageId: 'c0ffee00-0000-4000-8000-000000000001',
-      receiptHandle: 'r',
-      body: JSON.stringify({ classRoomId: room, kind: 'notice', data: 'quiz at 10' }),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: String(Date.now()),
-        SenderId: 'AIDAEXAMPLE',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
-      awsRegion: 'us-east-1',
-    };
+    const record = sqsRecord(
+      { classRoomId: room, kind: 'notice', data: 'quiz at 10' },
+      'c0ffee00-0000-4000-8000-000000000001',
+    );
     await cutReplica();
     // Act
     const failed = await publish({ Records: [record] }, lambdaContext('publish'));

@@ -1,7 +1,7 @@
 /** AWS-shaped WebSocket events and Lambda contexts for handler tests (shapes as API Gateway sends them). */
 import { randomBytes } from 'node:crypto';
 import type { WebSocketEvent } from '@classroom/shared';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 
 export interface TestCaller {
   connectionId: string;
@@ -78,5 +78,31 @@ export function lambdaContext(functionName = 'test', timeoutMs = 10_000): Contex
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
+  };
+}
+
+let sqsRecords = 0;
+
+/**
+ * One record of the SQS event Lambda sends to the publish function: `body` is sent as is when a string,
+ * else as JSON; the message id is fresh unless given (a redelivery reuses its record).
+ */
+export function sqsRecord(body: unknown, messageId?: string): SQSRecord {
+  sqsRecords++;
+  return {
+    messageId: messageId ?? `00000000-0000-4000-8000-${String(sqsRecords).padStart(12, '0')}`,
+    receiptHandle: `handle-${sqsRecords}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:publish',
+    awsRegion: 'us-east-1',
   };
 }
