@@ -119,6 +119,30 @@ describe('DynamoDB unavailable', () => {
     expect(h.api.framesTo(bob.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'lost?']]);
   });
 
+  it('answers unavailable within the operation budget when DynamoDB accepts requests and never answers', async () => {
+    // Prepare: an endpoint that reads requests and answers none
+    const room = h.room();
+    const ann = await h.join(h.caller(room, 'ann'));
+    const held = new Set<import('node:net').Socket>();
+    const hang = createServer((req) => {
+      held.add(req.socket);
+      req.resume();
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    useEndpoint(`http://127.0.0.1:${(hang.address() as AddressInfo).port}`);
+    process.env.DYNAMODB_OPERATION_BUDGET_MS = '2000';
+    const started = Date.now();
+    // Act
+    const answer = await say(ann, 'held', 'h1');
+    const elapsed = Date.now() - started;
+    // Assess: cut at the budget (and a clean-up's short while), well within the function's 10 s
+    delete process.env.DYNAMODB_OPERATION_BUDGET_MS;
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => hang.close(resolve));
+    expect(answer).toMatchObject({ type: 'error', code: 'unavailable', clientMsgId: 'h1' });
+    expect(elapsed).toBeLessThan(3500);
+  });
+
   it.each([
     { status: 400, type: 'ThrottlingException' },
     { status: 400, type: 'ProvisionedThroughputExceededException' },

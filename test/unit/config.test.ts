@@ -44,6 +44,7 @@ const VARIABLES = [
   'DYNAMODB_CONNECT_TIMEOUT_MS',
   'DYNAMODB_REQUEST_TIMEOUT_MS',
   'DYNAMODB_MAX_ATTEMPTS',
+  'DYNAMODB_OPERATION_BUDGET_MS',
 ];
 
 let saved: NodeJS.ProcessEnv;
@@ -260,13 +261,19 @@ describe('Function: storeSettings', () => {
 describe('Function: dynamoClientSettings', () => {
   it('fails a dead endpoint fast by default: 500 ms to connect, 1.5 s per request, 3 attempts', () => {
     // Prepare & Act & Assess
-    expect(dynamoClientSettings()).toEqual({ connectTimeoutMs: 500, requestTimeoutMs: 1500, maxAttempts: 3 });
+    expect(dynamoClientSettings()).toEqual({
+      connectTimeoutMs: 500,
+      requestTimeoutMs: 1500,
+      maxAttempts: 3,
+      operationBudgetMs: 6000,
+    });
   });
 
   it.each([
     ['DYNAMODB_CONNECT_TIMEOUT_MS', '10'],
     ['DYNAMODB_REQUEST_TIMEOUT_MS', '60000'],
     ['DYNAMODB_MAX_ATTEMPTS', '0'],
+    ['DYNAMODB_OPERATION_BUDGET_MS', '100'],
   ])('refuses %s=%s', (name, value) => {
     // Prepare
     process.env[name] = value;

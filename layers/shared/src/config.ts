@@ -121,6 +121,8 @@ export interface DynamoClientSettings {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxAttempts: number;
+  /** How long one store operation's calls may take in all (under the functions' timeout). */
+  operationBudgetMs: number;
 }
 
 export function dynamoClientSettings(): DynamoClientSettings {
@@ -128,6 +130,7 @@ export function dynamoClientSettings(): DynamoClientSettings {
     connectTimeoutMs: getInteger('DYNAMODB_CONNECT_TIMEOUT_MS', 500, { min: 50, max: 10_000 }),
     requestTimeoutMs: getInteger('DYNAMODB_REQUEST_TIMEOUT_MS', 1500, { min: 100, max: 10_000 }),
     maxAttempts: getInteger('DYNAMODB_MAX_ATTEMPTS', 3, { min: 1, max: 10 }),
+    operationBudgetMs: getInteger('DYNAMODB_OPERATION_BUDGET_MS', 6000, { min: 500, max: 60_000 }),
   };
 }
 

@@ -143,6 +143,13 @@ export const SEQUENCE_WAIT_MS = 6000;
 export const DYNAMODB_CONNECT_TIMEOUT_MS = 500;
 export const DYNAMODB_REQUEST_TIMEOUT_MS = 1500;
 export const DYNAMODB_MAX_ATTEMPTS = 3;
+/**
+ * One store operation's calls are cut after this (AbortSignal): under the functions' 10 s timeout even
+ * when an endpoint accepts requests and never answers, so the client gets `unavailable`, not a timeout.
+ */
+export const DYNAMODB_OPERATION_BUDGET_MS = 6000;
+/** A clean-up call (a claim released or marked) after the budget is spent gets this long. */
+const CLEANUP_MS = 500;
 
 // ---- errors --------------------------------------------------------------------------------------------------
 
@@ -250,6 +257,11 @@ export function getDynamo(): DynamoDBClient {
   return shared;
 }
 
+/** The operation budget for the handlers' store (DYNAMODB_OPERATION_BUDGET_MS). */
+export function operationBudgetMs(): number {
+  return dynamoClientSettings().operationBudgetMs;
+}
+
 /** Closes the shared client (tests). */
 export function closeDynamo(): void {
   shared?.destroy();
@@ -276,10 +288,18 @@ export function onConsumedCapacity(listener: CapacityListener): () => void {
   return () => capacityListeners.delete(listener);
 }
 
+/** Bookkeeping of one store operation: the capacity its calls consumed and the time it may take. */
 class Meter {
   readonly usage: CapacityUsage;
-  constructor(operation: string) {
+  /** When the operation's calls are cut (epoch ms): a hung endpoint answers `unavailable` in time. */
+  readonly deadline: number;
+  constructor(operation: string, budgetMs: number) {
     this.usage = { operation, readUnits: 0, writeUnits: 0, calls: 0 };
+    this.deadline = Date.now() + budgetMs;
+  }
+  /** What a call may still take; a clean-up after the deadline gets a short while of its own. */
+  remainingMs(): number {
+    return Math.max(CLEANUP_MS, this.deadline - Date.now());
   }
   add(kind: 'read' | 'write', consumed: ConsumedCapacity | ConsumedCapacity[] | undefined): void {
     this.usage.calls++;
@@ -394,6 +414,8 @@ type Claim =
 export interface DynamoStoreOptions {
   /** Called after each operation with the capacity it consumed (besides the process-wide listeners). */
   onCapacity?: CapacityListener;
+  /** How long one operation's calls may take in all (default DYNAMODB_OPERATION_BUDGET_MS). */
+  budgetMs?: number;
 }
 
 /** The classroom store on DynamoDB. See the header for the items and the round trips per operation. */
@@ -408,7 +430,7 @@ export class DynamoRoomStore implements ClassroomStore {
   // ---- plumbing -------------------------------------------------------------------------------------------
 
   private async metered<T>(operation: string, run: (meter: Meter) => Promise<T>): Promise<T> {
-    const meter = new Meter(operation);
+    const meter = new Meter(operation, this.options.budgetMs ?? DYNAMODB_OPERATION_BUDGET_MS);
     try {
       return await run(meter);
     } finally {
@@ -419,8 +441,12 @@ export class DynamoRoomStore implements ClassroomStore {
 
   private async send<T>(meter: Meter, kind: 'read' | 'write', command: StoreCommand): Promise<T> {
     try {
-      const send = this.client.send.bind(this.client) as (command: StoreCommand) => Promise<unknown>;
-      const output = (await send(command)) as T & {
+      const send = this.client.send.bind(this.client) as (
+        command: StoreCommand,
+        options: { abortSignal: AbortSignal },
+      ) => Promise<unknown>;
+      const abortSignal = AbortSignal.timeout(meter.remainingMs());
+      const output = (await send(command, { abortSignal })) as T & {
         ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[];
       };
       meter.add(kind, output.ConsumedCapacity);
@@ -737,7 +763,8 @@ export class DynamoRoomStore implements ClassroomStore {
     bytes: number,
     now: number,
   ): Promise<{ state: RoomState; before: RoomState }> {
-    const deadline = Date.now() + SEQUENCE_WAIT_MS;
+    // Leave time for the writes after the seq within the operation's budget.
+    const deadline = Math.min(Date.now() + SEQUENCE_WAIT_MS, meter.deadline - 1000);
     for (let attempt = 0; ; attempt++) {
       const at = Date.now();
       const { failed, item } = await this.conditional(
@@ -806,8 +833,9 @@ export class DynamoRoomStore implements ClassroomStore {
       // died (after HELP_AFTER_MS, write it from the state item, then take the next seq).
       const since = at - (num(item, 'lat') ?? 0);
       if (since >= HELP_AFTER_MS) await this.storeNewest(meter, pk, item, now);
-      // Jittered, growing to 200 ms: waiting senders' failed conditional writes cost write units too.
-      else await sleep(Math.random() * Math.min(200, 10 * 2 ** Math.min(attempt, 5)) + 5);
+      // Jittered, growing with the attempts and with how long the newest message has been waiting (a slow
+      // table is not polled faster than it stores): waiting senders' failed writes cost write units too.
+      else await sleep(5 + Math.random() * Math.min(1000, Math.max(10 * 2 ** Math.min(attempt, 5), since)));
     }
   }
 

@@ -12,7 +12,7 @@ import {
   type StoreSettings,
   storeSettings,
 } from './config';
-import { DynamoRoomStore, getDynamo } from './dynamo-store';
+import { DynamoRoomStore, getDynamo, operationBudgetMs } from './dynamo-store';
 import { lambdaHandler } from './handler';
 import { endpointFor, managementApi } from './management-api';
 import { count, Metric } from './observability';
@@ -80,7 +80,8 @@ let configuredEndpoint: string | null | undefined;
 export async function roomStore(): Promise<ClassroomStore> {
   settings ??= roomSettings();
   store ??= storeSettings();
-  if (store.kind === 'dynamodb') return new DynamoRoomStore(getDynamo(), store.tableName, settings);
+  if (store.kind === 'dynamodb')
+    return new DynamoRoomStore(getDynamo(), store.tableName, settings, { budgetMs: operationBudgetMs() });
   durability ??= durabilitySettings();
   return new RoomStore(await getRedis(), settings, durability);
 }
