@@ -134,10 +134,12 @@ describe('Gateway: routes', () => {
 
   it('keeps each message independent: handlers run concurrently', async () => {
     clearRecords();
-    client.send({ action: 'slow', ms: 300 });
-    client.send({ action: 'slow', ms: 300 });
-    client.send({ action: 'slow', ms: 300 });
-    for (let i = 0; i < 3; i++) expect(JSON.parse(await client.next())).toEqual({ slept: 300 });
+    // 900 ms each (the function's Timeout is 1 s): time for the pool to start the second and third workers
+    // while the first sleeps, even on a busy machine.
+    client.send({ action: 'slow', ms: 900 });
+    client.send({ action: 'slow', ms: 900 });
+    client.send({ action: 'slow', ms: 900 });
+    for (let i = 0; i < 3; i++) expect(JSON.parse(await client.next())).toEqual({ slept: 900 });
     // All three were running at once: the last to start started before the first to end ended.
     const runs = records('slow').map((r) => r.extra as { startedAt: number; endedAt: number });
     expect(runs).toHaveLength(3);
