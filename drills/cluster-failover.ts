@@ -33,10 +33,11 @@ import { startRedisCluster } from '../local/redis-cluster';
 import type { RedisProcess } from '../local/redis-server';
 import { numberArg, parseArgs, runMain } from './support/args';
 import {
+  answerFigures,
+  countSeqCountersBehind,
   countsText,
   currentMasterOf,
   inspector,
-  isInternal,
   killNode,
   RedirectWatch,
   replicationOf,
@@ -50,7 +51,6 @@ import {
 } from './support/cluster-drill';
 import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
 import { report } from './support/report';
-import { roomState } from './support/room-state';
 import { Traffic } from './support/traffic';
 
 export interface ClusterFailoverOptions {
@@ -150,17 +150,6 @@ export interface ClusterFailoverResult {
   ackP50Ms: number;
   ackP99Ms: number;
   line: string;
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-function byReason(failures: { reason: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
-  return out;
 }
 
 const worst = (values: (number | undefined)[]) =>
@@ -352,47 +341,24 @@ export async function runClusterFailoverDrill(
     ).length;
 
     const reader = inspector(c);
-    let seqCountersBehind = 0;
-    try {
-      for (const room of rooms) {
-        const state = await roomState(reader, room);
-        const highest = Math.max(
-          0,
-          ...t.acks.filter((a) => a.room === room && a.epoch === state.epoch).map((a) => a.seq),
-        );
-        if (state.seq < highest) seqCountersBehind++;
-      }
-    } finally {
-      reader.disconnect();
-    }
+    const seqCountersBehind = await countSeqCountersBehind(reader, rooms, t);
 
-    const failures = byReason(t.failureLog);
-    const internal = t.failureLog.filter((f) => isInternal(f.reason)).length;
-    const unavailableIds = new Set(
-      t.failureLog.filter((f) => f.reason === 'unavailable' && f.clientMsgId).map((f) => f.clientMsgId),
-    );
-    const ackedIds = new Set(t.acks.map((a) => a.clientMsgId));
-    const unavailableThenAcked = [...unavailableIds].filter((id) => ackedIds.has(id as string)).length;
-    const latencies = t.acks.map((a) => a.ackAt - a.firstSentAt).sort((a, b) => a - b);
+    const answers = answerFigures(t, started.logs);
     const result: Omit<ClusterFailoverResult, 'line'> = {
       integrity: figures,
       sent: t.sent,
       gaveUp: t.gaveUp,
       events,
       lostOutsideWindow,
-      failures,
-      internal,
-      unavailableMessages: unavailableIds.size,
-      unavailableThenAcked,
+      failures: answers.failures,
+      internal: answers.internal,
+      unavailableMessages: answers.unavailableMessages,
+      unavailableThenAcked: answers.unavailableThenAcked,
       seqCountersBehind,
-      ackP50Ms: quantile(latencies, 0.5),
-      ackP99Ms: quantile(latencies, 0.99),
+      ackP50Ms: answers.ackP50Ms,
+      ackP99Ms: answers.ackP99Ms,
     };
     const max = (pick: (e: ClusterFailoverEvent) => number | undefined) => worst(events.map(pick));
-    // What the gateway logged for the failed invocations, so that the log says which it was.
-    if (internal > 0)
-      for (const l of started.logs.filter((l) => / timeout \d+ms$| error \(/.test(l)))
-        console.log(`[gateway] ${l}`);
     const line = report(
       options.minReplicaAcks > 0 ? 'cluster-failover-replica-acks' : 'cluster-failover',
       {
@@ -418,12 +384,12 @@ export async function runClusterFailoverDrill(
         unreplicated_bytes: events.reduce((n, e) => n + e.unreplicatedBytes, 0),
         failures_killed_rooms: events.reduce((n, e) => n + e.failuresHere, 0),
         failures_other_rooms: events.reduce((n, e) => n + e.failuresElsewhere, 0),
-        internal,
+        internal: result.internal,
         // The gateway's side of an `internal`: a function that timed out, or one that threw.
         lambda_timeouts: started.counts.timeouts,
         lambda_errors: started.counts.errors,
         unavailable_msgs: result.unavailableMessages,
-        unavailable_then_acked: unavailableThenAcked,
+        unavailable_then_acked: result.unavailableThenAcked,
         client_followed: watched.text(followed),
         product_redirects: watched.text(toProduct),
         gave_up: result.gaveUp,
@@ -432,7 +398,7 @@ export async function runClusterFailoverDrill(
         rooms: rooms.length,
         ack_p50_ms: result.ackP50Ms,
         ack_p99_ms: result.ackP99Ms,
-        failures: countsText(failures),
+        failures: countsText(result.failures),
       },
       { ...options },
     );

@@ -28,10 +28,11 @@ import type { ClusterNode, LocalRedisCluster } from '../local/redis-cluster';
 import { startRedisCluster } from '../local/redis-cluster';
 import { numberArg, parseArgs, runMain } from './support/args';
 import {
+  answerFigures,
+  countSeqCountersBehind,
   countsText,
   errorStats,
   inspector,
-  isInternal,
   type RedirectCounts,
   RedirectWatch,
   resetStats,
@@ -41,9 +42,8 @@ import {
   topologyFrom,
   withNode,
 } from './support/cluster-drill';
-import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
+import { type IntegrityFigures, integrity, integrityHolds, snapshotRooms } from './support/integrity';
 import { report } from './support/report';
-import { roomState } from './support/room-state';
 import { Traffic } from './support/traffic';
 
 export interface ClusterReshardOptions {
@@ -142,17 +142,6 @@ export interface ClusterReshardResult {
   ackP99Ms: number;
   ackMaxMs: number;
   line: string;
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-function byReason(failures: { reason: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
-  return out;
 }
 
 /** The master after `from` in the list (wrapping), skipping `from` itself. */
@@ -262,20 +251,8 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
     const figures = integrity(t.acks, t.members, snapshots);
 
     const reader = inspector(c);
-    let seqCountersBehind = 0;
+    const seqCountersBehind = await countSeqCountersBehind(reader, rooms, t);
     let slotsMisplaced = 0;
-    try {
-      for (const room of rooms) {
-        const state = await roomState(reader, room);
-        const highest = Math.max(
-          0,
-          ...t.acks.filter((a) => a.room === room && a.epoch === state.epoch).map((a) => a.seq),
-        );
-        if (state.seq < highest) seqCountersBehind++;
-      }
-    } finally {
-      reader.disconnect();
-    }
     // Every master agrees on where each moved slot is now.
     const finalOwner = new Map(moves.map((m) => [m.slot, m.to]));
     for (const master of masters) {
@@ -288,14 +265,7 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
       }
     }
 
-    const failures = byReason(t.failureLog);
-    const internal = t.failureLog.filter((f) => isInternal(f.reason)).length;
-    const unavailableIds = new Set(
-      t.failureLog.filter((f) => f.reason === 'unavailable' && f.clientMsgId).map((f) => f.clientMsgId),
-    );
-    const ackedIds = new Set(t.acks.map((a) => a.clientMsgId));
-    const unavailableThenAcked = [...unavailableIds].filter((id) => ackedIds.has(id as string)).length;
-    const latencies = t.acks.map((a) => a.ackAt - a.firstSentAt).sort((a, b) => a - b);
+    const answers = answerFigures(t, started.logs);
     const result: Omit<ClusterReshardResult, 'line'> = {
       integrity: figures,
       sent: t.sent,
@@ -305,20 +275,10 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
       nodeRedirects,
       followed,
       toProduct,
-      failures,
-      internal,
-      unavailableMessages: unavailableIds.size,
-      unavailableThenAcked,
+      ...answers,
       seqCountersBehind,
       slotsMisplaced,
-      ackP50Ms: quantile(latencies, 0.5),
-      ackP99Ms: quantile(latencies, 0.99),
-      ackMaxMs: latencies[latencies.length - 1] ?? 0,
     };
-    // What the gateway logged for the failed invocations, so that the log says which it was.
-    if (internal > 0)
-      for (const l of started.logs.filter((l) => / timeout \d+ms$| error \(/.test(l)))
-        console.log(`[gateway] ${l}`);
     const line = report(
       options.minReplicaAcks > 0 ? 'cluster-reshard-replica-acks' : 'cluster-reshard',
       {
@@ -343,12 +303,12 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
         crossslot: nodeRedirects.CROSSSLOT,
         client_followed: watched.text(followed),
         product_redirects: watched.text(toProduct),
-        internal,
+        internal: result.internal,
         // The gateway's side of an `internal`: a function that timed out, or one that threw.
         lambda_timeouts: started.counts.timeouts,
         lambda_errors: started.counts.errors,
         unavailable_msgs: result.unavailableMessages,
-        unavailable_then_acked: unavailableThenAcked,
+        unavailable_then_acked: result.unavailableThenAcked,
         gave_up: result.gaveUp,
         stored_unacked: figures.storedUnacked,
         members: figures.members,
@@ -356,7 +316,7 @@ export async function runClusterReshardDrill(options: ClusterReshardOptions): Pr
         ack_p50_ms: result.ackP50Ms,
         ack_p99_ms: result.ackP99Ms,
         ack_max_ms: result.ackMaxMs,
-        failures: countsText(failures),
+        failures: countsText(result.failures),
       },
       { ...options },
     );
@@ -374,13 +334,7 @@ export function reshardHolds(r: ClusterReshardResult): boolean {
   const f = r.integrity;
   return (
     f.acknowledged > 0 &&
-    f.lost === 0 &&
-    f.duplicated === 0 &&
-    f.seqConflicts === 0 &&
-    f.cursorsBehind === 0 &&
-    f.historyMismatch === 0 &&
-    f.storeGaps === 0 &&
-    f.unreadRooms === 0 &&
+    integrityHolds(f) &&
     r.seqCountersBehind === 0 &&
     r.slotsMisplaced === 0 &&
     r.internal === 0 &&

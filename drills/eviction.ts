@@ -18,10 +18,10 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain } from './support/args';
-import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
+import { type IntegrityFigures, integrity, integrityHolds, snapshotRooms } from './support/integrity';
 import { DrillMember } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
-import { report } from './support/report';
+import { byReason, report } from './support/report';
 import { gapFree, roomState } from './support/room-state';
 import { type DrillStack, startDrillStack } from './support/stack';
 import { Traffic } from './support/traffic';
@@ -114,12 +114,6 @@ async function tryHandshake(stack: DrillStack, room: string): Promise<string> {
 async function oomErrors(node: RedisNode): Promise<number> {
   const line = (await node.admin.info('errorstats')).match(/errorstat_OOM:count=(\d+)/);
   return Number(line?.[1] ?? 0);
-}
-
-function byReason(failures: { reason: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
-  return out;
 }
 
 export async function runEvictionDrill(options: EvictionOptions): Promise<EvictionResult> {
@@ -282,13 +276,7 @@ export function noevictionHolds(r: EvictionResult): boolean {
     r.fullAfterMs !== undefined &&
     (r.refusals.unavailable ?? 0) > 0 &&
     r.otherRefusals === 0 &&
-    f.lost === 0 &&
-    f.duplicated === 0 &&
-    f.seqConflicts === 0 &&
-    f.cursorsBehind === 0 &&
-    f.historyMismatch === 0 &&
-    f.storeGaps === 0 &&
-    f.unreadRooms === 0 &&
+    integrityHolds(f) &&
     r.corruptedRooms === 0 &&
     r.byteCountMismatch === 0 &&
     r.evictedKeys === 0
@@ -302,12 +290,7 @@ export function volatileHolds(r: EvictionResult): boolean {
     r.evictedKeys > 0 &&
     f.roomsWithNewEpoch > 0 &&
     f.membersOnStoreEpoch === f.members &&
-    f.cursorsBehind === 0 &&
-    f.historyMismatch === 0 &&
-    f.seqConflicts === 0 &&
-    f.duplicated === 0 &&
-    f.storeGaps === 0 &&
-    f.unreadRooms === 0 &&
+    integrityHolds(f, { evicted: true }) &&
     r.corruptedRooms === 0
   );
 }

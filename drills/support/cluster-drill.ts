@@ -14,7 +14,10 @@ import {
   type TopologyEntry,
 } from '../../local/redis-cluster';
 import { type RedisProcess, startRedisServer } from '../../local/redis-server';
+import { byReason, quantile } from './report';
+import { roomState } from './room-state';
 import { startDrillStack } from './stack';
+import type { Traffic } from './traffic';
 
 /** Redirect and migration replies of a Redis Cluster. */
 export const REDIRECT_REPLIES = ['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN', 'CROSSSLOT'] as const;
@@ -320,4 +323,51 @@ export function startClusterDrillStack(
       REPLICA_ACK_TIMEOUT_MS: String(options.replicaAckTimeoutMs),
     },
   });
+}
+
+/** Rooms whose seq counter (read through `reader`) is below the highest seq acknowledged in its epoch. */
+export async function countSeqCountersBehind(reader: Cluster, rooms: string[], t: Traffic): Promise<number> {
+  let behind = 0;
+  try {
+    for (const room of rooms) {
+      const state = await roomState(reader, room);
+      const highest = Math.max(
+        0,
+        ...t.acks.filter((a) => a.room === room && a.epoch === state.epoch).map((a) => a.seq),
+      );
+      if (state.seq < highest) behind++;
+    }
+  } finally {
+    reader.disconnect();
+  }
+  return behind;
+}
+
+/**
+ * What the members' answers say: failed attempts by answer, the `internal` ones, the messages answered
+ * `unavailable` at least once and how many of those were then acknowledged, and ack latency (from the
+ * first attempt). With `internal` answers, what the gateway logged for them is printed.
+ */
+export function answerFigures(t: Traffic, gatewayLogs: string[]) {
+  const failures = byReason(t.failureLog);
+  const internal = t.failureLog.filter((f) => isInternal(f.reason)).length;
+  const unavailableIds = new Set(
+    t.failureLog.filter((f) => f.reason === 'unavailable' && f.clientMsgId).map((f) => f.clientMsgId),
+  );
+  const ackedIds = new Set(t.acks.map((a) => a.clientMsgId));
+  const unavailableThenAcked = [...unavailableIds].filter((id) => ackedIds.has(id as string)).length;
+  const latencies = t.acks.map((a) => a.ackAt - a.firstSentAt).sort((a, b) => a - b);
+  // What the gateway logged for the failed invocations, so that the log says which it was.
+  if (internal > 0)
+    for (const l of gatewayLogs.filter((l) => / timeout \d+ms$| error \(/.test(l)))
+      console.log(`[gateway] ${l}`);
+  return {
+    failures,
+    internal,
+    unavailableMessages: unavailableIds.size,
+    unavailableThenAcked,
+    ackP50Ms: quantile(latencies, 0.5),
+    ackP99Ms: quantile(latencies, 0.99),
+    ackMaxMs: latencies[latencies.length - 1] ?? 0,
+  };
 }

@@ -209,3 +209,20 @@ export function integrity(acks: AckRecord[], members: DrillMember[], snapshots: 
   }
   return f;
 }
+
+/**
+ * The members' view held (what expectIntegrity asserts, as a verdict): nothing acknowledged lost (unless
+ * keys were evicted: `evicted`), nothing duplicated, no seq given twice, every cursor caught up, every
+ * member's history the store's, no gap in the stored seqs, every room read back.
+ */
+export function integrityHolds(f: IntegrityFigures, { evicted = false } = {}): boolean {
+  return (
+    (evicted || f.lost === 0) &&
+    f.duplicated === 0 &&
+    f.seqConflicts === 0 &&
+    f.cursorsBehind === 0 &&
+    f.historyMismatch === 0 &&
+    f.storeGaps === 0 &&
+    f.unreadRooms === 0
+  );
+}

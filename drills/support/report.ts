@@ -66,3 +66,16 @@ export function report(
   }
   return line;
 }
+
+/** How many of `failures` gave each reason. */
+export function byReason(failures: { reason: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of failures) out[f.reason] = (out[f.reason] ?? 0) + 1;
+  return out;
+}
+
+/** The `q` quantile of `sorted` (ascending), 0 when it is empty. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
