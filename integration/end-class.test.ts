@@ -1,22 +1,14 @@
 /** SPEC §4 `endClass`: a teacher ends the class (every connection gets `classEnded`, then is closed, the room's state is gone); a student is refused with `forbidden`. */
-import { FRAME_TIMEOUT_MS, sleep, type TestClient, withTimeout } from './support/client';
+import { FRAME_TIMEOUT_MS, sleep, withTimeout } from './support/client';
 import { anEpoch, chat, errorFrame } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { connector, describeTarget, member, uniqueRoom } from './support/target';
 
 describeTarget('endClass', {}, (ctx) => {
   const tina = member('tina', 'teacher');
   const bob = member('bob');
   const carol = member('carol');
   const dave = member('dave');
-  const open: TestClient[] = [];
-  const connect = async (...args: Parameters<typeof ctx.target.connect>) => {
-    const client = await ctx.target.connect(...args);
-    open.push(client);
-    return client;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-  });
+  const connect = connector(ctx);
 
   it('is refused to a student with forbidden; the socket stays open and the class goes on', async () => {
     const room = uniqueRoom('end');

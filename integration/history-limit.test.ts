@@ -1,7 +1,7 @@
 /** SPEC §4/§5: with ROOM_HISTORY_LIMIT 5 (template parameter RoomHistoryLimit), a resume from before the kept history gets the last 5 and `complete: false`. */
-import type { Frame, TestClient } from './support/client';
+import type { Frame } from './support/client';
 import { anEpoch, chat, messageFrame } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { connector, describeTarget, member, uniqueRoom } from './support/target';
 
 describeTarget(
   'history limit',
@@ -12,23 +12,18 @@ describeTarget(
   (ctx) => {
     const alice = member('alice');
     const bob = member('bob');
-    const open: TestClient[] = [];
-    afterAll(async () => {
-      await Promise.all(open.map((c) => c.close()));
-    });
+    const connect = connector(ctx, 'all');
 
     it('a history that no longer reaches back answers the kept messages with complete: false', async () => {
       const room = uniqueRoom('limit');
-      const a = await ctx.target.connect(alice, room);
-      open.push(a);
+      const a = await connect(alice, room);
       const sent: Frame[] = [];
       for (let n = 1; n <= 8; n++) {
         const ack = await a.request(chat(`m${n}`, `h-${n}`), 'ack');
         expect(ack.seq).toBe(n);
         sent.push(messageFrame(room, alice, { seq: n, id: ack.id, kind: 'chat', data: { text: `m${n}` } }));
       }
-      const b = await ctx.target.connect(bob, room);
-      open.push(b);
+      const b = await connect(bob, room);
       expect(await b.request({ action: 'resume', afterSeq: 1 }, 'history')).toEqual({
         type: 'history',
         classRoomId: room,

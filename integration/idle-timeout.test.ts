@@ -1,7 +1,7 @@
 /** SPEC §7: the idle timeout (shortened to 2 s here) closes the socket with 1001 and runs $disconnect, so the others see `leave`. */
-import { sleep, type TestClient, withTimeout } from './support/client';
+import { sleep, withTimeout } from './support/client';
 import { presenceFrame } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { connector, describeTarget, member, uniqueRoom } from './support/target';
 
 const IDLE_MS = 2000;
 
@@ -14,16 +14,12 @@ describeTarget(
   (ctx) => {
     const alice = member('alice');
     const bob = member('bob');
-    const open: TestClient[] = [];
-    afterAll(async () => {
-      await Promise.all(open.map((c) => c.close()));
-    });
+    const connect = connector(ctx, 'all');
 
     it('closes an idle socket with 1001 and runs $disconnect (the others see leave)', async () => {
       const room = uniqueRoom('idle');
-      const a = await ctx.target.connect(alice, room);
-      const b = await ctx.target.connect(bob, room);
-      open.push(a, b);
+      const a = await connect(alice, room);
+      const b = await connect(bob, room);
       const started = Date.now();
       // Bob keeps his socket busy (a ping every quarter of the timeout, not waiting for the pongs: a slow
       // answer on a busy machine must not leave his socket idle); Alice stays silent.

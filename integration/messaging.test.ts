@@ -2,9 +2,9 @@
  * SPEC §4/§5 over real sockets: room messages and acks, dedupe of a resent clientMsgId, resume across a
  * gap, presence, ping, errors that keep the socket open, and the 32 KB frame limit (1009).
  */
-import { FRAME_TIMEOUT_MS, type Frame, sleep, type TestClient, withTimeout } from './support/client';
+import { FRAME_TIMEOUT_MS, type Frame, sleep, withTimeout } from './support/client';
 import { ackFrame, anEpoch, chat, errorFrame, messageFrame, presenceFrame } from './support/frames';
-import { describeTarget, itRequires, member, uniqueRoom } from './support/target';
+import { connector, describeTarget, itRequires, member, uniqueRoom } from './support/target';
 
 /** How long "gets nothing" is watched after the frames that should arrive have arrived. */
 const QUIET_MS = 300;
@@ -15,15 +15,7 @@ describeTarget('messaging', {}, (ctx) => {
   const carol = member('carol');
   const dave = member('dave');
   const tina = member('tina', 'teacher');
-  const open: TestClient[] = [];
-  const connect = async (...args: Parameters<typeof ctx.target.connect>) => {
-    const client = await ctx.target.connect(...args);
-    open.push(client);
-    return client;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
-  });
+  const connect = connector(ctx);
 
   it('sendMessage: every other member gets the message, the sender its ack, another room nothing', async () => {
     const room = uniqueRoom('send');

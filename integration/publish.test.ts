@@ -4,19 +4,16 @@
  * `system`; with `userId` it reaches that user's connections only, as a `direct` frame.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { sleep, type TestClient } from './support/client';
+import { sleep } from './support/client';
 import { anEpoch, messageFrame, SYSTEM } from './support/frames';
-import { describeTarget, member, uniqueRoom } from './support/target';
+import { connector, describeTarget, member, uniqueRoom } from './support/target';
 
 const DELIVERY_MS = 8000;
 
 describeTarget('server publish through SQS', { requires: { sqs: true }, options: { sqs: true } }, (ctx) => {
   const alice = member('alice');
   const bob = member('bob');
-  const open: TestClient[] = [];
-  afterAll(async () => {
-    await Promise.all(open.map((c) => c.close()));
-  });
+  const connect = connector(ctx, 'all');
   const publish = async (body: unknown) => {
     const { sqs, publishQueueUrl } = ctx.target;
     if (!sqs || !publishQueueUrl) throw new Error('the target has no publish queue');
@@ -25,9 +22,8 @@ describeTarget('server publish through SQS', { requires: { sqs: true }, options:
 
   it('a queued room message reaches every member as a message from system, stored with its seq', async () => {
     const room = uniqueRoom('publish');
-    const a = await ctx.target.connect(alice, room);
-    const b = await ctx.target.connect(bob, room);
-    open.push(a, b);
+    const a = await connect(alice, room);
+    const b = await connect(bob, room);
     await publish({ classRoomId: room, kind: 'announcement', data: { text: 'quiz in 5 minutes' } });
     const [toAlice, toBob] = await Promise.all([
       a.nextOfType('message', {}, DELIVERY_MS),
@@ -54,10 +50,9 @@ describeTarget('server publish through SQS', { requires: { sqs: true }, options:
 
   it('a queued message with userId reaches only that user, as a direct frame', async () => {
     const room = uniqueRoom('direct');
-    const a = await ctx.target.connect(alice, room);
-    const b1 = await ctx.target.connect(bob, room);
-    const b2 = await ctx.target.connect(bob, room, 'bob-2');
-    open.push(a, b1, b2);
+    const a = await connect(alice, room);
+    const b1 = await connect(bob, room);
+    const b2 = await connect(bob, room, 'bob-2');
     await publish({ classRoomId: room, kind: 'grade', data: { score: 17 }, userId: 'bob' });
     const expected = {
       type: 'direct',

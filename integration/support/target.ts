@@ -300,6 +300,24 @@ export function member(userId: string, role: Member['role'] = 'student'): Member
   return { userId, name: userId.charAt(0).toUpperCase() + userId.slice(1), role };
 }
 
+/**
+ * `ctx.target.connect`, keeping every client it opens to close them after each test (`each`) or after
+ * the group (`all`). Call it in a `describeTarget` body (it registers the hook).
+ */
+export function connector(ctx: TargetContext, closeAfter: 'each' | 'all' = 'each') {
+  const open: TestClient[] = [];
+  const closeAll = async () => {
+    await Promise.all(open.splice(0).map((c) => c.close()));
+  };
+  if (closeAfter === 'each') afterEach(closeAll);
+  else afterAll(closeAll);
+  return async (...args: Parameters<Target['connect']>): Promise<TestClient> => {
+    const client = await ctx.target.connect(...args);
+    open.push(client);
+    return client;
+  };
+}
+
 // ---- starting a target ------------------------------------------------------------------------------
 
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
