@@ -318,16 +318,19 @@ export function measuredFrom(figures: Map<string, number>): Measured {
   return (key) => figures.get(key) ?? (DEFAULT_MEASURED[key] as number);
 }
 
-/** Memory (MB) per function, from template.yaml (Globals 256; send-message 512; ping 128). */
-const MEMORY_MB = {
-  authorizer: 256,
-  connect: 256,
-  disconnect: 256,
-  sendMessage: 512,
-  ping: 128,
-  resume: 256,
-  presence: 256,
-  publish: 256,
+/**
+ * Per function: its memory (MB), from template.yaml (Globals 256; send-message 512; ping 128), and whether
+ * it records an EMF metric on (almost) every invocation.
+ */
+const FUNCTIONS = {
+  sendMessage: { memoryMb: 512, emitsMetric: true },
+  authorizer: { memoryMb: 256, emitsMetric: false },
+  $connect: { memoryMb: 256, emitsMetric: true },
+  $disconnect: { memoryMb: 256, emitsMetric: true },
+  resume: { memoryMb: 256, emitsMetric: false },
+  presence: { memoryMb: 256, emitsMetric: false },
+  ping: { memoryMb: 128, emitsMetric: false },
+  publish: { memoryMb: 256, emitsMetric: true },
 };
 
 /** sendMessage time for n recipients: the measured fan-out (posts answered after 20 ms), interpolated. */
@@ -409,71 +412,33 @@ export function usageOf(load: Load, ms: Measured, postRttMs = 20, postOverheadBy
     handlerMs + Math.ceil(posts / DEFAULT_CONCURRENCY) * postRttMs;
   const kb = (bytes: number) => bytes / 1024;
   const sendEcpu = ms('redis_commands_send') + kb(load.messageBytes + others * 40 + 200);
+  /** A function's line: `ecpu` is ElastiCache Serverless processing units per invocation. */
+  const fn = (name: keyof typeof FUNCTIONS, invocations: number, durationMs: number, ecpu: number): Fn => ({
+    name,
+    invocations,
+    ms: durationMs,
+    ...FUNCTIONS[name],
+    ecpu,
+  });
   const fns: Fn[] = [
-    {
-      name: 'sendMessage',
-      invocations: messagesSent,
-      ms: sendMessageMs(ms, others),
-      memoryMb: MEMORY_MB.sendMessage,
-      emitsMetric: true,
-      ecpu: sendEcpu,
-    },
-    {
-      name: 'authorizer',
-      invocations: connects,
-      ms: ms('handler_ms_authorizer'),
-      memoryMb: MEMORY_MB.authorizer,
-      emitsMetric: false,
-      ecpu: 0,
-    },
-    {
-      name: '$connect',
-      invocations: connects,
-      ms: withPosts(ms('handler_ms_connect'), others),
-      memoryMb: MEMORY_MB.connect,
-      emitsMetric: true,
-      ecpu: ms('redis_commands_connect') + kb(others * 40 + 300),
-    },
-    {
-      name: '$disconnect',
-      invocations: connects,
-      ms: withPosts(ms('handler_ms_disconnect'), others),
-      memoryMb: MEMORY_MB.disconnect,
-      emitsMetric: true,
-      ecpu: ms('redis_commands_disconnect') + kb(others * 40 + 300),
-    },
-    {
-      name: 'resume',
-      invocations: connects,
-      ms: ms('handler_ms_resume'),
-      memoryMb: MEMORY_MB.resume,
-      emitsMetric: false,
-      ecpu: 3 + kb(historyBytes),
-    },
-    {
-      name: 'presence',
-      invocations: connects,
-      ms: ms('handler_ms_presence'),
-      memoryMb: MEMORY_MB.presence,
-      emitsMetric: false,
-      ecpu: 2 + kb(members * 60),
-    },
-    {
-      name: 'ping',
-      invocations: pings,
-      ms: ms('handler_ms_ping'),
-      memoryMb: MEMORY_MB.ping,
-      emitsMetric: false,
-      ecpu: 0,
-    },
-    {
-      name: 'publish',
-      invocations: publishes,
-      ms: sendMessageMs(ms, others),
-      memoryMb: MEMORY_MB.publish,
-      emitsMetric: true,
-      ecpu: sendEcpu + 2,
-    },
+    fn('sendMessage', messagesSent, sendMessageMs(ms, others), sendEcpu),
+    fn('authorizer', connects, ms('handler_ms_authorizer'), 0),
+    fn(
+      '$connect',
+      connects,
+      withPosts(ms('handler_ms_connect'), others),
+      ms('redis_commands_connect') + kb(others * 40 + 300),
+    ),
+    fn(
+      '$disconnect',
+      connects,
+      withPosts(ms('handler_ms_disconnect'), others),
+      ms('redis_commands_disconnect') + kb(others * 40 + 300),
+    ),
+    fn('resume', connects, ms('handler_ms_resume'), 3 + kb(historyBytes)),
+    fn('presence', connects, ms('handler_ms_presence'), 2 + kb(members * 60)),
+    fn('ping', pings, ms('handler_ms_ping'), 0),
+    fn('publish', publishes, sendMessageMs(ms, others), sendEcpu + 2),
   ];
   // Every post leaves the VPC (NAT gateway, or the egress-only gateway over IPv6) to the execute-api
   // endpoint, with HTTP/TLS/SigV4 overhead; every outbound frame leaves API Gateway to the internet.
@@ -927,6 +892,11 @@ export interface Alternative {
   lines: { item: string; quantity: string; cost: number }[];
 }
 
+/** A line priced per million of `count`, at the price `key` (per million). */
+function perMillion(table: PriceTable, item: string, count: number, key: string) {
+  return { item, quantity: millions(count), cost: (count / 1e6) * priceOf(table, key) };
+}
+
 /** AWS AppSync Events: a publish and a delivery to every subscriber (the sender too) are operations. */
 export function appSyncEvents(load: Load, table: PriceTable, ms: Measured): Alternative {
   const u = usageOf(load, ms);
@@ -937,16 +907,8 @@ export function appSyncEvents(load: Load, table: PriceTable, ms: Measured): Alte
     u.connects * 2 * (1 + u.members) + // join and leave published to the room
     u.publishes * (1 + u.members);
   const lines = [
-    {
-      item: 'Event API operations',
-      quantity: millions(ops),
-      cost: (ops / 1e6) * p('appSyncEvents.operationsPerMillion'),
-    },
-    {
-      item: 'connection minutes',
-      quantity: millions(u.connectionMinutes),
-      cost: (u.connectionMinutes / 1e6) * p('appSyncEvents.connectionMinutesPerMillion'),
-    },
+    perMillion(table, 'Event API operations', ops, 'appSyncEvents.operationsPerMillion'),
+    perMillion(table, 'connection minutes', u.connectionMinutes, 'appSyncEvents.connectionMinutesPerMillion'),
     {
       item: 'data transfer out (EC2 rate)',
       quantity: `${u.dataOutGb.toFixed(2)} GB`,
@@ -979,16 +941,8 @@ export function iotCore(load: Load, table: PriceTable, ms: Measured): Alternativ
       u.publishes * (1 + u.others)) *
     units;
   const lines = [
-    {
-      item: 'messaging',
-      quantity: millions(messages),
-      cost: (messages / 1e6) * p('iotCore.messagesPerMillion'),
-    },
-    {
-      item: 'connectivity (minutes)',
-      quantity: millions(u.connectionMinutes),
-      cost: (u.connectionMinutes / 1e6) * p('iotCore.connectionMinutesPerMillion'),
-    },
+    perMillion(table, 'messaging', messages, 'iotCore.messagesPerMillion'),
+    perMillion(table, 'connectivity (minutes)', u.connectionMinutes, 'iotCore.connectionMinutesPerMillion'),
   ];
   return {
     name: 'AWS IoT Core',
@@ -1026,17 +980,9 @@ export function ably(load: Load, table: PriceTable, ms: Measured): Alternative {
   ];
   const fit = packages.find((k) => k.connections >= u.peakConnections && k.rate >= peakRate);
   const lines = [
-    { item: 'messages', quantity: millions(messages), cost: (messages / 1e6) * p('ably.messagesPerMillion') },
-    {
-      item: 'connection minutes',
-      quantity: millions(u.connectionMinutes),
-      cost: (u.connectionMinutes / 1e6) * p('ably.connectionMinutesPerMillion'),
-    },
-    {
-      item: 'channel minutes',
-      quantity: millions(channelMinutes),
-      cost: (channelMinutes / 1e6) * p('ably.channelMinutesPerMillion'),
-    },
+    perMillion(table, 'messages', messages, 'ably.messagesPerMillion'),
+    perMillion(table, 'connection minutes', u.connectionMinutes, 'ably.connectionMinutesPerMillion'),
+    perMillion(table, 'channel minutes', channelMinutes, 'ably.channelMinutesPerMillion'),
   ];
   const usage = lines.reduce((s, l) => s + l.cost, 0);
   if (fit) lines.unshift({ item: `${fit.name} package`, quantity: '1', cost: fit.monthly });
