@@ -649,6 +649,27 @@ export const DRILLS: DrillEntry[] = [
     other: (f) =>
       `promotion ${f.s('promote_ms')} ms, writes back ${f.s('recover_ms')} ms after the kill; \`unavailable\` then acked ${f.s('unavailable_then_acked')}/${f.s('unavailable_msgs')}; \`internal\` ${f.s('internal')}`,
   },
+  {
+    name: 'dynamodb-burst',
+    title: 'DynamoDB store: every member of a room of 50 sending at the same instant',
+    command: 'npm run drill:dynamodb -- --scenario burst',
+    other: (f) =>
+      `${f.s('rounds')} rounds; acked seqs ${f.s('seq_range')}, ${f.s('distinct_seqs')} distinct; missing from the table ${f.s('table_holes')}, store gaps ${f.s('store_gaps')}; a round answered within ${f.s('round_max_ms')} ms`,
+  },
+  {
+    name: 'dynamodb-throttle',
+    title: 'DynamoDB store: throttling injected',
+    command: 'npm run drill:dynamodb -- --scenario throttle',
+    other: (f) =>
+      `${f.s('throttled')} of ${f.s('store_requests')} requests throttled (writes ${f.s('throttled_writes')}, reads ${f.s('throttled_reads')}); \`unavailable\` then acked ${f.s('unavailable_then_acked')}/${f.s('unavailable_msgs')}; acknowledged and lost from the store ${f.s('lost_from_store')}; missing from the table ${f.s('table_holes')}`,
+  },
+  {
+    name: 'dynamodb-outage',
+    title: 'DynamoDB store unavailable (connections refused, then a hang)',
+    command: 'npm run drill:dynamodb -- --scenario outage',
+    other: (f) =>
+      `refused: errors within ${f.s('refuse_error_max_ms')} ms, handshake ${f.s('refuse_handshake')}, back ${f.s('refuse_recover_ms')} ms after; hang: errors within ${f.s('hang_error_max_ms')} ms, handshake ${f.s('hang_handshake')}, back ${f.s('hang_recover_ms')} ms; Lambda timeouts ${f.s('lambda_timeouts')}; store gaps ${f.s('store_gaps')}`,
+  },
 ];
 
 export function readDrillResults(dir = DRILL_SNAPSHOT): Map<string, DrillResult> {

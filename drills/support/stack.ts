@@ -2,7 +2,8 @@
  * The local stack a drill runs against: the gateway emulator in this process serving the real
  * template.yaml with the real handlers, on a free loopback port, with the environment local/dev.ts sets
  * (plus the drill's overrides), and Redis at the URL the drill gives (a redis-server, the TCP proxy, or a
- * node of a local Redis Cluster with `redisCluster`).
+ * node of a local Redis Cluster with `redisCluster`), or with `dynamodb` the DynamoDB store (the template
+ * evaluated with Store=DynamoDB, the functions pointed at the given endpoint and table).
  */
 import { join } from 'node:path';
 import { localFunctionEnv } from '../../local/function-env';
@@ -19,7 +20,13 @@ export const TEMPLATE_PATH = join(__dirname, '..', '..', 'template.yaml');
 const PROCESS_SECRET = generateSecret();
 
 export interface DrillStackOptions {
-  redisUrl: string;
+  /** The functions' Redis (STORE=redis); not used with `dynamodb`. */
+  redisUrl?: string;
+  /**
+   * The DynamoDB store instead (local/dynamodb.ts's table, or a proxy in front of its endpoint): STORE=dynamodb,
+   * TABLE_NAME, AWS_ENDPOINT_URL_DYNAMODB, and the template's Store=DynamoDB configuration.
+   */
+  dynamodb?: { endpoint: string; tableName: string };
   /** `redisUrl` is a Redis Cluster node (seed): the functions get REDIS_CLUSTER=true. Default false. */
   redisCluster?: boolean;
   /** More variables for every function (win over the dev.ts set), e.g. a short ROOM_TTL_SECONDS. */
@@ -73,7 +80,9 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
     host: '127.0.0.1',
     stage: 'local',
     idleTimeoutMs: options.idleTimeoutMs,
-    parameterOverrides: options.parameterOverrides,
+    parameterOverrides: options.dynamodb
+      ? { Store: 'DynamoDB', ...options.parameterOverrides }
+      : options.parameterOverrides,
     faults: options.faults,
     maxConcurrency: options.maxConcurrency,
     preload: options.preload,
@@ -93,6 +102,7 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
       ...localFunctionEnv({
         redisUrl: options.redisUrl,
         redisCluster: options.redisCluster ?? false,
+        dynamodb: options.dynamodb,
         jwtSecret: secret,
         managementEndpoint,
         logLevel: process.env.DRILL_LOG_LEVEL,
@@ -114,9 +124,10 @@ export async function startDrillStack(options: DrillStackOptions): Promise<Drill
     },
     async stop() {
       await gateway.close();
-      // The handlers run in this process: close their warm Redis client too.
-      const { closeRedis } = await import('@classroom/shared');
+      // The handlers run in this process: close their warm Redis (or DynamoDB) client too.
+      const { closeRedis, closeDynamo } = await import('@classroom/shared');
       await closeRedis();
+      closeDynamo();
     },
   };
 }
