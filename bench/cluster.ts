@@ -19,9 +19,10 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Cluster } from 'ioredis';
 import { RemoteManagementApi } from '../local/management-api';
 import { type ClusterNode, keySlot, type LocalRedisCluster, startRedisCluster } from '../local/redis-cluster';
-import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import { lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import { countWrites, type MonitorLine, nodeConnections, watchCommands } from '../test/support/monitor';
 import type { Figures } from './lib/results';
+import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 import { CONFIRMED_ENV, type Instance, loadInstance } from './replica';
 
@@ -37,14 +38,7 @@ export const CLUSTER_ROUNDTRIPS_TARGET = 1;
 
 const TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
 
-let uid = 0;
-const member = (roomId: string, i: number): TestCaller => ({
-  connectionId: connectionId(),
-  userId: `c${++uid}`,
-  name: `User ${i}`,
-  role: i === 0 ? 'teacher' : 'student',
-  classRoomId: roomId,
-});
+const member = memberMaker('c');
 
 /** A room name whose keys (hash tag `{ROOM}`) live in a slot `master` serves. */
 function roomOn(master: ClusterNode, prefix: string): string {
@@ -69,12 +63,7 @@ export async function runClusterBenches({ figures, quick }: ClusterBenchOptions)
   const api = new RemoteManagementApi();
   const common: Record<string, string> = {
     MANAGEMENT_ENDPOINT: await api.start(),
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...BENCH_HANDLER_ENV,
   };
   const savedEnv = Object.fromEntries(Object.keys(common).map((k) => [k, process.env[k]]));
   // The handlers read MANAGEMENT_ENDPOINT on their first post: keep the common part for the whole run.
@@ -94,17 +83,7 @@ export async function runClusterBenches({ figures, quick }: ClusterBenchOptions)
     const store = new unconfirmed.shared.RoomStore(setup, unconfirmed.shared.roomSettings());
     const makeRoom = async (master: ClusterNode, prefix: string) => {
       const roomId = roomOn(master, `${prefix}-${master.port}`);
-      const members = Array.from({ length: CLUSTER_ROOM_SIZE }, (_, i) => member(roomId, i));
-      await Promise.all(
-        members.map(async (m) => {
-          await store.addMember(roomId, m.connectionId, {
-            userId: m.userId,
-            name: m.name ?? m.userId,
-            role: m.role ?? 'student',
-          });
-          await store.joined(roomId, m.connectionId);
-        }),
-      );
+      const members = await seedRoom(store, roomId, CLUSTER_ROOM_SIZE, member);
       return { master, members, attempts: 0 };
     };
     const modes: Mode[] = [];

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { startLocalDynamoDB } from '../local/dynamodb';
 import { loadTemplate } from '../local/template';
 import type { Figures } from './lib/results';
+import { BENCH_HANDLER_ENV } from './lib/rooms';
 import { percentile } from './lib/stats';
 import type { WorkerInput, WorkerOutput } from './store-worker';
 
@@ -85,12 +86,8 @@ export async function runDynamoBenches({ figures, quick, redisUrl }: StoreBenchO
     const publishEnv = template.functions.get('PublishFunction')?.environment ?? {};
     const common: Record<string, string> = {
       MANAGEMENT_ENDPOINT: posts.endpoint,
+      ...BENCH_HANDLER_ENV,
       AWS_REGION: dynamo.region,
-      AWS_ACCESS_KEY_ID: 'bench',
-      AWS_SECRET_ACCESS_KEY: 'bench',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
       JWT_SECRET: 'bench-secret-not-used-by-these-routes-0123456789',
       PUBLISH_VISIBILITY_TIMEOUT_SECONDS: String(publishEnv.PUBLISH_VISIBILITY_TIMEOUT_SECONDS ?? '60'),
       PUBLISH_MAX_RECEIVES: String(publishEnv.PUBLISH_MAX_RECEIVES ?? '5'),

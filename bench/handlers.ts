@@ -14,11 +14,12 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
 import { RemoteManagementApi } from '../local/management-api';
 import { generateSecret, mintToken } from '../local/tokens';
-import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import { lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { startRedisServer } from '../test/support/redis-server';
 import type { Figures } from './lib/results';
+import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 import { SCAN_PAGE_SIZE, ScanAllStore } from './scan-baseline';
 
@@ -41,14 +42,7 @@ const LOOKUP_ACTIVE_ROOMS = Math.floor((LOOKUP_SCALES[0] as number) / LOOKUP_ROO
 
 const scaleName = (n: number) => (n >= 1000 ? `${n / 1000}k` : String(n));
 
-let uid = 0;
-const member = (roomId: string, i: number): TestCaller => ({
-  connectionId: connectionId(),
-  userId: `u${++uid}`,
-  name: `User ${i}`,
-  role: i === 0 ? 'teacher' : 'student',
-  classRoomId: roomId,
-});
+const member = memberMaker('u');
 
 export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBenchOptions): Promise<void> {
   const api = new RemoteManagementApi();
@@ -57,12 +51,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
   Object.assign(process.env, {
     REDIS_URL: redisUrl,
     MANAGEMENT_ENDPOINT: endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...BENCH_HANDLER_ENV,
     JWT_SECRET: jwtSecret,
   });
   const shared: Shared = await import('@classroom/shared');
@@ -84,20 +73,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
 
   const makeRoom = async (size: number, prefix = 'room', into = store): Promise<TestCaller[]> => {
     const roomId = `${prefix}-${++seqCounter}-${Math.random().toString(36).slice(2, 8)}`;
-    const members = Array.from({ length: size }, (_, i) => member(roomId, i));
-    // As $connect does: store the member, then mark its socket open (when the store has that step).
-    const joined = (into as { joined?: (room: string, id: string) => Promise<void> }).joined?.bind(into);
-    await Promise.all(
-      members.map(async (m) => {
-        await into.addMember(roomId, m.connectionId, {
-          userId: m.userId,
-          name: m.name ?? m.userId,
-          role: m.role ?? 'student',
-        });
-        await joined?.(roomId, m.connectionId);
-      }),
-    );
-    return members;
+    return seedRoom(into, roomId, size, member);
   };
 
   let msgCounter = 0;

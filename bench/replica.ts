@@ -22,11 +22,12 @@ import { runInNewContext } from 'node:vm';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import Redis from 'ioredis';
 import { RemoteManagementApi } from '../local/management-api';
-import { connectionId, lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import { lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
 import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { type RedisProcess, startRedisServer } from '../test/support/redis-server';
 import type { Figures } from './lib/results';
+import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 
 type Shared = typeof import('@classroom/shared');
@@ -119,14 +120,7 @@ async function replicaConfirming(primary: Redis, replica: Redis): Promise<void> 
   throw new Error('the replica did not confirm a probe write within 20 s');
 }
 
-let uid = 0;
-const member = (roomId: string, i: number): TestCaller => ({
-  connectionId: connectionId(),
-  userId: `r${++uid}`,
-  name: `User ${i}`,
-  role: i === 0 ? 'teacher' : 'student',
-  classRoomId: roomId,
-});
+const member = memberMaker('r');
 
 /** A forced full GC (the bench runs without --expose-gc). */
 function collector(): () => void {
@@ -151,12 +145,7 @@ export async function runReplicaBenches({ figures, quick }: ReplicaBenchOptions)
   const common: Record<string, string> = {
     REDIS_URL: primary.url,
     MANAGEMENT_ENDPOINT: await api.start(),
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...BENCH_HANDLER_ENV,
     ROOM_HISTORY_LIMIT: '1000',
     ROOM_HISTORY_BYTES: String(4 * 1024 * 1024),
   };
@@ -203,18 +192,7 @@ async function ackLatency({ figures, quick, api, primary, unconfirmed, confirmed
   const store = new unconfirmed.shared.RoomStore(setup, unconfirmed.shared.roomSettings());
   const makeRoom = async (prefix: string) => {
     const roomId = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-    const members = Array.from({ length: ACK_ROOM_SIZE }, (_, i) => member(roomId, i));
-    await Promise.all(
-      members.map(async (m) => {
-        await store.addMember(roomId, m.connectionId, {
-          userId: m.userId,
-          name: m.name ?? m.userId,
-          role: m.role ?? 'student',
-        });
-        await store.joined(roomId, m.connectionId);
-      }),
-    );
-    return members;
+    return seedRoom(store, roomId, ACK_ROOM_SIZE, member);
   };
   interface Mode {
     instance: Instance;
