@@ -34,6 +34,14 @@ MODES=(
 )
 variants="$(mktemp -d)"
 trap 'rm -rf "$variants"' EXIT
+# Each mode's copy is validated in the background, two at a time (each sam validate is one CPU-bound process);
+# the outputs are printed in order and any failure fails the script.
+validate_mode() {
+  local i="$1" mode="$2"
+  .venv/bin/sam validate --lint --template "$variants/template-$i.yaml" 2>&1 |
+    sed "s#$variants/template-$i.yaml#template.yaml ($mode)#" >"$variants/out-$i.txt"
+  echo "${PIPESTATUS[0]}" >"$variants/status-$i.txt"
+}
 i=0
 for mode in "${MODES[@]}"; do
   i=$((i + 1))
@@ -49,10 +57,20 @@ for pair in sys.argv[2:]:
     text = text[: block.start(1)] + '"' + value + '"' + text[block.end(1):]
 sys.stdout.write(text)
 PY
-  echo "== sam validate --lint ($mode)"
   # Relative CodeUri/ContentUri: the copy is checked from the project directory.
-  .venv/bin/sam validate --lint --template "$variants/template-$i.yaml" | sed "s#$variants/template-$i.yaml#template.yaml ($mode)#"
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+  validate_mode "$i" "$mode" &
 done
+wait
+failed=0
+i=0
+for mode in "${MODES[@]}"; do
+  i=$((i + 1))
+  echo "== sam validate --lint ($mode)"
+  cat "$variants/out-$i.txt"
+  if [ "$(cat "$variants/status-$i.txt")" != "0" ]; then failed=1; fi
+done
+[ "$failed" = 0 ] || { echo "sam validate failed for a mode above"; exit 1; }
 
 echo "== cfn-lint"
 .venv/bin/cfn-lint template.yaml
