@@ -10,7 +10,6 @@
  * disturb the run's shared cluster. The standalone form of these tests is replica-acks.test.ts.
  */
 import { getRedis } from '@classroom/shared';
-import type { SQSRecord } from 'aws-lambda';
 import Redis from 'ioredis';
 import {
   type ClusterNode,
@@ -18,19 +17,23 @@ import {
   type LocalRedisCluster,
   startRedisCluster,
 } from '../../local/redis-cluster';
-import { lambdaContext, sqsRecord, type TestCaller } from '../support/events';
+import type { TestCaller } from '../support/events';
 import { Harness } from '../support/harness';
 import { countWrites } from '../support/monitor';
+import {
+  expectTransientNotWaiting,
+  expectUnconfirmedPublishRetried,
+  loadPublish,
+  type Publish,
+  REPLICA_ACK_ENV,
+  sendChat,
+} from '../support/replica-acks';
 
 const h = new Harness();
 let cluster: LocalRedisCluster;
 const admins = new Map<number, Redis>();
 /** Replicas stopped by a test (continued in afterEach). */
 const stopped = new Set<ClusterNode>();
-type Publish = (
-  event: { Records: SQSRecord[] },
-  context: ReturnType<typeof lambdaContext>,
-) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 let publish: Publish;
 
 /** A direct connection to one node (READONLY on a replica, so it serves reads of its master's slots). */
@@ -90,13 +93,9 @@ beforeAll(async () => {
   await h.start({
     REDIS_URL: cluster.url,
     REDIS_CLUSTER: 'true',
-    MIN_REPLICA_ACKS: '1',
-    // The largest allowed: the confirmed paths must hold on a busy machine too.
-    REPLICA_ACK_TIMEOUT_MS: '500',
-    PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '30',
-    PUBLISH_MAX_RECEIVES: '3',
+    ...REPLICA_ACK_ENV,
   });
-  publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
+  publish = await loadPublish();
 }, 60_000);
 afterAll(async () => {
   for (const replica of stopped) process.kill(replica.pid, 'SIGCONT');
@@ -112,14 +111,8 @@ afterEach(async () => {
   }
 });
 
-function send(caller: TestCaller, data: unknown, clientMsgId?: string) {
-  return h.send('sendMessage', caller, {
-    action: 'sendMessage',
-    kind: 'chat',
-    data,
-    ...(clientMsgId ? { clientMsgId } : {}),
-  });
-}
+const send = (caller: TestCaller, data: unknown, clientMsgId?: string) =>
+  sendChat(h, caller, data, clientMsgId);
 
 async function pair(room: string): Promise<[TestCaller, TestCaller]> {
   return [await h.join(h.caller(room, 'ann')), await h.join(h.caller(room, 'bob'))];
@@ -194,41 +187,17 @@ describe('Replica-confirmed acks on a Redis Cluster (WAIT per master)', () => {
     const master = cluster.masters()[0] as ClusterNode;
     const [ann, bob] = await pair(roomOn(master));
     cutReplica(master);
-    // Act (a transient send that waited would find no replica and be refused)
-    const ack = await h.send('sendMessage', ann, {
-      action: 'sendMessage',
-      kind: 'cursor',
-      data: { x: 1 },
-      transient: true,
-      clientMsgId: 't1',
-    });
-    // Assess
-    expect(ack).toMatchObject({ type: 'ack', clientMsgId: 't1' });
-    expect(h.api.framesTo(bob.connectionId)).toHaveLength(1);
+    await expectTransientNotWaiting(h, ann, bob);
   });
 
   it('reports an unconfirmed server publish as a batch item failure, and its redelivery publishes it once', async () => {
     // Prepare
     const master = cluster.masters()[1] as ClusterNode;
-    const room = roomOn(master);
-    const ann = await h.join(h.caller(room, 'ann'));
-    const record = sqsRecord(
-      { classRoomId: room, kind: 'notice', data: 'quiz at 10' },
-      'c0ffee00-0000-4000-8000-000000000002',
-    );
-    cutReplica(master);
-    // Act
-    const failed = await publish({ Records: [record] }, lambdaContext('publish'));
-    const framesWhileCut = h.api.framesTo(ann.connectionId);
-    await rejoinReplica(master);
-    const redelivered = await publish({ Records: [record] }, lambdaContext('publish'));
-    const again = await publish({ Records: [record] }, lambdaContext('publish'));
-    // Assess
-    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(framesWhileCut).toEqual([]);
-    expect(redelivered.batchItemFailures).toEqual([]);
-    expect(again.batchItemFailures).toEqual([]);
-    expect(h.api.framesTo(ann.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'quiz at 10']]);
+    const ann = await h.join(h.caller(roomOn(master), 'ann'));
+    await expectUnconfirmedPublishRetried(h, publish, ann, 'c0ffee00-0000-4000-8000-000000000002', {
+      cut: () => cutReplica(master),
+      rejoin: () => rejoinReplica(master),
+    });
   });
 
   it('refuses only the rooms of a full master (OOM under noeviction), leaves them whole, and accepts the resend once there is room', async () => {

@@ -6,11 +6,18 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getRedis } from '@classroom/shared';
-import type { SQSRecord } from 'aws-lambda';
 import Redis from 'ioredis';
-import { lambdaContext, sqsRecord, type TestCaller, wsEvent } from '../support/events';
+import { lambdaContext, type TestCaller, wsEvent } from '../support/events';
 import { Harness } from '../support/harness';
 import { type RedisProcess, startRedisServer } from '../support/redis-server';
+import {
+  expectTransientNotWaiting,
+  expectUnconfirmedPublishRetried,
+  loadPublish,
+  type Publish,
+  REPLICA_ACK_ENV,
+  sendChat,
+} from '../support/replica-acks';
 import { skipFileOnCluster, skipFileOnDynamoDB } from '../support/skip';
 
 skipFileOnDynamoDB(
@@ -24,10 +31,6 @@ const h = new Harness();
 let primary: RedisProcess;
 let replica: RedisProcess;
 let replicaAdmin: Redis;
-type Publish = (
-  event: { Records: SQSRecord[] },
-  context: ReturnType<typeof lambdaContext>,
-) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 let publish: Publish;
 
 async function replicaLinkUp(up: boolean): Promise<void> {
@@ -73,16 +76,12 @@ beforeAll(async () => {
   replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
   await h.start({
     REDIS_URL: primary.url,
-    MIN_REPLICA_ACKS: '1',
-    // The largest allowed: the confirmed paths must hold on a busy machine too.
-    REPLICA_ACK_TIMEOUT_MS: '500',
-    PUBLISH_VISIBILITY_TIMEOUT_SECONDS: '30',
-    PUBLISH_MAX_RECEIVES: '3',
+    ...REPLICA_ACK_ENV,
   });
   replicaAdmin = new Redis(replica.url);
   await replicaLinkUp(true);
   await replicaConfirms();
-  publish = (await import('../../functions/publish/index')).handler as unknown as Publish;
+  publish = await loadPublish();
 }, 30_000);
 afterAll(async () => {
   await h.stop();
@@ -96,14 +95,8 @@ afterEach(async () => {
   if (!/master_link_status:up/.test(await replicaAdmin.info('replication'))) await joinReplica();
 });
 
-function send(caller: TestCaller, data: unknown, clientMsgId?: string) {
-  return h.send('sendMessage', caller, {
-    action: 'sendMessage',
-    kind: 'chat',
-    data,
-    ...(clientMsgId ? { clientMsgId } : {}),
-  });
-}
+const send = (caller: TestCaller, data: unknown, clientMsgId?: string) =>
+  sendChat(h, caller, data, clientMsgId);
 
 /** Socket writes of the handlers' Redis client while `act` runs: each is one round trip. */
 async function writesDuring(act: () => Promise<unknown>): Promise<number> {
@@ -248,40 +241,17 @@ describe('Replica-confirmed acks', () => {
     const ann = await h.join(h.caller(room, 'ann'));
     const bob = await h.join(h.caller(room, 'bob'));
     await cutReplica();
-    // Act
-    const ack = await h.send('sendMessage', ann, {
-      action: 'sendMessage',
-      kind: 'cursor',
-      data: { x: 1 },
-      transient: true,
-      clientMsgId: 't1',
-    });
-    // Assess
-    expect(ack).toMatchObject({ type: 'ack', clientMsgId: 't1' });
-    expect(h.api.framesTo(bob.connectionId)).toHaveLength(1);
+    await expectTransientNotWaiting(h, ann, bob);
   });
 
   it('reports an unconfirmed server publish as a batch item failure, and its redelivery publishes it once', async () => {
     // Prepare
     const room = h.room();
     const ann = await h.join(h.caller(room, 'ann'));
-    const record = sqsRecord(
-      { classRoomId: room, kind: 'notice', data: 'quiz at 10' },
-      'c0ffee00-0000-4000-8000-000000000001',
-    );
-    await cutReplica();
-    // Act
-    const failed = await publish({ Records: [record] }, lambdaContext('publish'));
-    const framesWhileCut = h.api.framesTo(ann.connectionId);
-    await joinReplica();
-    const redelivered = await publish({ Records: [record] }, lambdaContext('publish'));
-    const again = await publish({ Records: [record] }, lambdaContext('publish'));
-    // Assess
-    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(framesWhileCut).toEqual([]);
-    expect(redelivered.batchItemFailures).toEqual([]);
-    expect(again.batchItemFailures).toEqual([]);
-    expect(h.api.framesTo(ann.connectionId).map((f) => [f.seq, f.data])).toEqual([[1, 'quiz at 10']]);
+    await expectUnconfirmedPublishRetried(h, publish, ann, 'c0ffee00-0000-4000-8000-000000000001', {
+      cut: cutReplica,
+      rejoin: joinReplica,
+    });
   });
 });
 
