@@ -604,6 +604,9 @@ export function billOf(
   const lines: Line[] = [];
   const add = (item: string, quantity: string, cost: number, kind: Kind, prices: string[], floor = false) =>
     lines.push({ item, quantity, cost, kind, floor, prices, mark: markOf(table, prices) });
+  /** A line of one price: `amount` (in the price's unit) times the price `key`. */
+  const priced = (item: string, quantity: string, amount: number, key: string, kind: Kind) =>
+    add(item, quantity, amount * p(key), kind, [key]);
   const free = options.freeTier ? table.freeTier : undefined;
 
   // API Gateway: the floor.
@@ -642,52 +645,52 @@ export function billOf(
   const initGbSeconds = fns.length * load.days * coldStarts * (initMs / 1000) * (256 / 1024);
   const freeRequests = free?.lambdaRequests ?? 0;
   const freeGbS = free?.lambdaGbSeconds ?? 0;
-  add(
+  priced(
     'Lambda: requests',
     millions(invocations),
-    (Math.max(0, invocations - freeRequests) / 1e6) * p('lambda.requestsPerMillion'),
+    Math.max(0, invocations - freeRequests) / 1e6,
+    'lambda.requestsPerMillion',
     'use',
-    ['lambda.requestsPerMillion'],
   );
-  add(
+  priced(
     'Lambda: duration + INIT (arm64)',
     `${(gbSeconds + initGbSeconds).toFixed(0)} GB-s`,
-    Math.max(0, gbSeconds + initGbSeconds - freeGbS) * p('lambda.arm64PerGbSecond'),
+    Math.max(0, gbSeconds + initGbSeconds - freeGbS),
+    'lambda.arm64PerGbSecond',
     'use',
-    ['lambda.arm64PerGbSecond'],
   );
 
   // The store: the table, or the cache.
   if (dynamo) {
     const d = dynamoUnitsOf(load, u, ms);
-    add(
+    priced(
       'DynamoDB on demand: write request units',
       millions(d.wru),
-      (d.wru / 1e6) * p('dynamoDb.writeRequestUnitsPerMillion'),
+      d.wru / 1e6,
+      'dynamoDb.writeRequestUnitsPerMillion',
       'use',
-      ['dynamoDb.writeRequestUnitsPerMillion'],
     );
-    add(
+    priced(
       'DynamoDB on demand: read request units (strongly consistent)',
       millions(d.rru),
-      (d.rru / 1e6) * p('dynamoDb.readRequestUnitsPerMillion'),
+      d.rru / 1e6,
+      'dynamoDb.readRequestUnitsPerMillion',
       'use',
-      ['dynamoDb.readRequestUnitsPerMillion'],
     );
-    add(
+    priced(
       'DynamoDB: table storage (history, members)',
       `${d.storedGb.toFixed(3)} GB-month`,
-      d.storedGb * p('dynamoDb.storagePerGbMonth'),
+      d.storedGb,
+      'dynamoDb.storagePerGbMonth',
       'use',
-      ['dynamoDb.storagePerGbMonth'],
     );
     if (profile.pointInTimeRecovery)
-      add(
+      priced(
         'DynamoDB: point-in-time recovery',
         `${d.storedGb.toFixed(3)} GB-month`,
-        d.storedGb * p('dynamoDb.pitrPerGbMonth'),
+        d.storedGb,
+        'dynamoDb.pitrPerGbMonth',
         'use',
-        ['dynamoDb.pitrPerGbMonth'],
       );
   } else if (profile.cacheMode === 'Serverless') {
     const key = `elastiCache.serverless.${profile.engine}`;
@@ -722,68 +725,68 @@ export function billOf(
 
   // Egress from the VPC (none outside one).
   if (profile.egress === 'None') {
-    add(
+    priced(
       'Posts to execute-api from outside a VPC (same Region)',
       `${u.postGb.toFixed(2)} GB`,
-      u.postGb * p('dataTransfer.sameRegionServicePerGb'),
+      u.postGb,
+      'dataTransfer.sameRegionServicePerGb',
       'use',
-      ['dataTransfer.sameRegionServicePerGb'],
     );
   } else if (profile.egress === 'Nat') {
     const nat = profile.natGateways;
-    add(
+    priced(
       `NAT gateway x ${nat}: hours`,
       `${nat * HOURS_PER_MONTH} h`,
-      nat * HOURS_PER_MONTH * p('natGateway.hour'),
+      nat * HOURS_PER_MONTH,
+      'natGateway.hour',
       'fixed',
-      ['natGateway.hour'],
     );
-    add(
+    priced(
       `NAT gateway x ${nat}: public IPv4 address`,
       `${nat * HOURS_PER_MONTH} IP-h`,
-      nat * HOURS_PER_MONTH * p('vpc.publicIpv4PerHour'),
+      nat * HOURS_PER_MONTH,
+      'vpc.publicIpv4PerHour',
       'fixed',
-      ['vpc.publicIpv4PerHour'],
     );
-    add(
+    priced(
       'NAT gateway: data processed (posts to execute-api)',
       `${u.postGb.toFixed(2)} GB`,
-      u.postGb * p('natGateway.perGbProcessed'),
+      u.postGb,
+      'natGateway.perGbProcessed',
       'use',
-      ['natGateway.perGbProcessed'],
     );
   } else {
-    add(
+    priced(
       'Egress-only internet gateway (IPv6)',
       `${HOURS_PER_MONTH} h`,
-      HOURS_PER_MONTH * p('vpc.egressOnlyGatewayHour'),
+      HOURS_PER_MONTH,
+      'vpc.egressOnlyGatewayHour',
       'fixed',
-      ['vpc.egressOnlyGatewayHour'],
     );
-    add(
+    priced(
       'Posts to execute-api over IPv6 (same Region)',
       `${u.postGb.toFixed(2)} GB`,
-      u.postGb * p('dataTransfer.sameRegionServicePerGb'),
+      u.postGb,
+      'dataTransfer.sameRegionServicePerGb',
       'use',
-      ['dataTransfer.sameRegionServicePerGb'],
     );
   }
   if (profile.vpcEndpoints > 0) {
     const hours = profile.vpcEndpoints * profile.availabilityZones * HOURS_PER_MONTH;
-    add(
+    priced(
       `VPC interface endpoints x ${profile.vpcEndpoints} (${profile.availabilityZones} AZs)`,
       `${hours} AZ-h`,
-      hours * p('vpc.interfaceEndpointAzHour'),
+      hours,
+      'vpc.interfaceEndpointAzHour',
       'fixed',
-      ['vpc.interfaceEndpointAzHour'],
     );
   }
-  add(
+  priced(
     'Data transfer out (frames to clients)',
     `${u.dataOutGb.toFixed(2)} GB`,
-    u.dataOutGb * p('dataTransfer.outPerGb'),
+    u.dataOutGb,
+    'dataTransfer.outPerGb',
     'use',
-    ['dataTransfer.outPerGb'],
   );
 
   // SQS: publishes (send, receive, delete per 64 KB chunk) + the event source mapping's long polling
@@ -791,12 +794,12 @@ export function billOf(
   const sqsPublish = u.publishes * 3 * Math.ceil(load.messageBytes / p('sqs.requestUnitBytes'));
   const sqsPolling = 5 * 3 * 60 * HOURS_PER_MONTH;
   const sqsFree = free?.sqsRequests ?? 0;
-  add(
+  priced(
     'SQS: long polling by the publish function',
     millions(sqsPolling),
-    (Math.max(0, sqsPolling - sqsFree) / 1e6) * p('sqs.requestsPerMillion'),
+    Math.max(0, sqsPolling - sqsFree) / 1e6,
+    'sqs.requestsPerMillion',
     'fixed',
-    ['sqs.requestsPerMillion'],
   );
   add(
     'SQS: publishes',
@@ -837,12 +840,12 @@ export function billOf(
     'fixed',
     ['cloudWatch.alarmMetricPerMonth'],
   );
-  add(
+  priced(
     'CloudWatch: dashboard',
     `${profile.dashboards}`,
-    Math.max(0, profile.dashboards - (free?.cloudWatchDashboards ?? 0)) * p('cloudWatch.dashboardPerMonth'),
+    Math.max(0, profile.dashboards - (free?.cloudWatchDashboards ?? 0)),
+    'cloudWatch.dashboardPerMonth',
     'fixed',
-    ['cloudWatch.dashboardPerMonth'],
   );
   if (profile.xRay) {
     // The default sampling rule: 1 request a second per function (reservoir) and 5% of the rest.
@@ -850,12 +853,12 @@ export function billOf(
       const reservoir = Math.min(f.invocations, u.wallSeconds);
       return s + reservoir + 0.05 * (f.invocations - reservoir);
     }, 0);
-    add(
+    priced(
       'X-Ray traces (Tracing: Active)',
       millions(traces),
-      (Math.max(0, traces - (free?.xRayTraces ?? 0)) / 1e6) * p('xRay.tracesRecordedPerMillion'),
+      Math.max(0, traces - (free?.xRayTraces ?? 0)) / 1e6,
+      'xRay.tracesRecordedPerMillion',
       'use',
-      ['xRay.tracesRecordedPerMillion'],
     );
   }
   const secretCalls = fns.length * load.days * coldStarts;
