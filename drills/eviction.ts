@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { numberArg, parseArgs, runMain } from './support/args';
+import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { type IntegrityFigures, integrity, integrityHolds, snapshotRooms } from './support/integrity';
 import { DrillMember } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
@@ -315,9 +315,7 @@ if (require.main === module) {
     const result = await runEvictionDrill({
       policy,
       maxmemoryMb: numberArg(args, 'maxmemory', 3),
-      rooms: numberArg(args, 'rooms', 6),
-      membersPerRoom: numberArg(args, 'members', 5),
-      intervalMs: numberArg(args, 'interval', 200),
+      ...trafficArgs(args, { rooms: 6, members: 5, interval: 200 }),
       payloadBytes: numberArg(args, 'payload', 8000),
       fillTimeoutMs: numberArg(args, 'fill-timeout', 30) * 1000,
       refusingMs: numberArg(args, 'refusing', 3) * 1000,

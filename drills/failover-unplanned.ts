@@ -22,7 +22,7 @@
  * --cut 3 --reconnects 1 [--lull] --listeners 0 --detect 1 --replace 1 --replicas 1 --after 5 [--min-replica-acks 0] [--ack-timeout 200]`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { numberArg, parseArgs, runMain } from './support/args';
+import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { type IntegrityFigures, integrity, integrityHolds, snapshotRooms } from './support/integrity';
 import type { DrillMember } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
@@ -410,9 +410,7 @@ if (require.main === module) {
   runMain(async () => {
     const args = parseArgs();
     const result = await runUnplannedFailoverDrill({
-      rooms: numberArg(args, 'rooms', 6),
-      membersPerRoom: numberArg(args, 'members', 6),
-      intervalMs: numberArg(args, 'interval', 200),
+      ...trafficArgs(args, { rooms: 6, members: 6, interval: 200 }),
       warmupMs: numberArg(args, 'warmup', 3) * 1000,
       cutMs: numberArg(args, 'cut', 3) * 1000,
       reconnectsDuringCut: numberArg(args, 'reconnects', 1),

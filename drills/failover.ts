@@ -13,7 +13,7 @@
  * (`--min-replica-acks 1`: acks wait for the replica, which is the node promoted at the next failover).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { numberArg, parseArgs, runMain } from './support/args';
+import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { type FailoverEvent, type FailoverTrigger, runFailovers } from './support/failover-run';
 import { RedisNode, waitFor } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
@@ -214,9 +214,7 @@ if (require.main === module) {
   runMain(async () => {
     const args = parseArgs();
     const result = await runFailoverDrill({
-      rooms: numberArg(args, 'rooms', 8),
-      membersPerRoom: numberArg(args, 'members', 6),
-      intervalMs: numberArg(args, 'interval', 200),
+      ...trafficArgs(args, { rooms: 8, members: 6, interval: 200 }),
       warmupMs: numberArg(args, 'warmup', 3) * 1000,
       gapMs: numberArg(args, 'gap', 5) * 1000,
       failovers: numberArg(args, 'failovers', 6),

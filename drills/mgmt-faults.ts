@@ -11,7 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultKind } from '../local/management-api';
-import { numberArg, parseArgs, runMain } from './support/args';
+import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
@@ -151,9 +151,7 @@ if (require.main === module) {
   runMain(async () => {
     const args = parseArgs();
     const result = await runFaultsDrill({
-      rooms: numberArg(args, 'rooms', 6),
-      membersPerRoom: numberArg(args, 'members', 6),
-      intervalMs: numberArg(args, 'interval', 250),
+      ...trafficArgs(args, { rooms: 6, members: 6, interval: 250 }),
       durationMs: numberArg(args, 'duration', 60) * 1000,
       share: numberArg(args, 'share', 0.2),
       slowMs: numberArg(args, 'slow', 1500),

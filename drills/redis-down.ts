@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS } from '@classroom/shared';
-import { numberArg, parseArgs, runMain } from './support/args';
+import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { DrillMember } from './support/member';
 import { RedisNode } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
@@ -211,9 +211,7 @@ if (require.main === module) {
   runMain(async () => {
     const args = parseArgs();
     const result = await runRedisDownDrill({
-      rooms: numberArg(args, 'rooms', 6),
-      membersPerRoom: numberArg(args, 'members', 5),
-      intervalMs: numberArg(args, 'interval', 250),
+      ...trafficArgs(args, { rooms: 6, members: 5, interval: 250 }),
       warmupMs: numberArg(args, 'warmup', 3) * 1000,
       outageMs: numberArg(args, 'outage', 10) * 1000,
       afterMs: numberArg(args, 'after', 10) * 1000,

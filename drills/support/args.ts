@@ -23,6 +23,18 @@ export function numberArg(args: Map<string, string>, name: string, fallback: num
   return value;
 }
 
+/** The traffic flags of the long drill forms: `--rooms`, `--members` (per room), `--interval` (ms between sends). */
+export function trafficArgs(
+  args: Map<string, string>,
+  defaults: { rooms: number; members: number; interval: number },
+): { rooms: number; membersPerRoom: number; intervalMs: number } {
+  return {
+    rooms: numberArg(args, 'rooms', defaults.rooms),
+    membersPerRoom: numberArg(args, 'members', defaults.members),
+    intervalMs: numberArg(args, 'interval', defaults.interval),
+  };
+}
+
 /** Runs a long-form drill's main, printing its error and exiting non-zero on failure. */
 export function runMain(main: () => Promise<boolean | undefined>): void {
   main().then(
