@@ -1,3 +1,4 @@
+import { ServerErrorCode } from '../../client/src/types';
 import { MAX_MESSAGE_FRAME_BYTES } from '../../layers/shared/src/message';
 import {
   ErrorCode,
@@ -335,5 +336,11 @@ describe('Function: historyPageBytes', () => {
     // Assess
     expect(Buffer.byteLength(frame)).toBeLessThanOrEqual(MAX_OUTBOUND_FRAME_BYTES);
     expect(budget).toBeGreaterThan(MAX_MESSAGE_FRAME_BYTES);
+  });
+});
+
+describe('Constant: ErrorCode', () => {
+  it("is the client SDK's ServerErrorCode (the SDK is a package of its own and keeps its copy of the wire codes)", () => {
+    expect(ServerErrorCode).toEqual(ErrorCode);
   });
 });
