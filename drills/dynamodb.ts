@@ -705,7 +705,7 @@ if (require.main === module) {
         maxConcurrency: numberArg(args, 'concurrency', 16),
       });
       ok &&= r.figures.lost === 0 && r.figures.duplicated === 0 && r.integrity.storeGaps === 0;
-      ok &&= r.table.holes.length === 0 && r.distinctSeqs === r.ackedSeqs.length;
+      ok &&= r.table.holes.length === 0 && r.distinctSeqs === r.ackedSeqs.length && r.figures.gaveUp === 0;
     }
     if (scenario === 'all' || scenario === 'throttle') {
       const r = await runThrottleDrill({
@@ -720,6 +720,7 @@ if (require.main === module) {
       });
       ok &&= r.figures.lost === 0 && r.figures.duplicated === 0 && r.integrity.lostFromStore === 0;
       ok &&= r.integrity.storeGaps === 0 && r.tables.every((t) => t.holes.length === 0);
+      ok &&= r.figures.gaveUp === 0 && r.gatewayErrors === 0;
     }
     if (scenario === 'all' || scenario === 'outage') {
       const r = await runOutageDrill({
@@ -733,7 +734,7 @@ if (require.main === module) {
         maxConcurrency: numberArg(args, 'concurrency', 16),
       });
       ok &&= r.figures.lost === 0 && r.figures.duplicated === 0 && r.gatewayTimeouts === 0;
-      ok &&= r.integrity.storeGaps === 0 && r.integrity.cursorsBehind === 0;
+      ok &&= r.integrity.storeGaps === 0 && r.integrity.cursorsBehind === 0 && r.figures.gaveUp === 0;
     }
     return ok;
   });
