@@ -258,6 +258,20 @@ function adminClient(port: number): Redis {
   return client;
 }
 
+/** The options every node of a local cluster runs with (also to start a killed node again). */
+export function clusterNodeOptions(nodeTimeoutMs: number): string[] {
+  return [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(nodeTimeoutMs),
+    '--repl-diskless-sync-delay',
+    '0',
+  ];
+}
+
 /** Starts the cluster; rejects (having stopped whatever it started) when it is not ready in time. */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<LocalRedisCluster> {
   const masterCount = options.masters ?? 3;
@@ -281,17 +295,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     reserve(taken, port);
     ports.push(port);
   }
-  const args = [
-    '--cluster-enabled',
-    'yes',
-    '--cluster-config-file',
-    'nodes.conf',
-    '--cluster-node-timeout',
-    String(nodeTimeoutMs),
-    '--repl-diskless-sync-delay',
-    '0',
-    ...(options.extraArgs ?? []),
-  ];
+  const args = [...clusterNodeOptions(nodeTimeoutMs), ...(options.extraArgs ?? [])];
   const started = await Promise.allSettled(ports.map((port) => startNode(port, taken, args)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stopAll = async () => {

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Redis, { Cluster } from 'ioredis';
 import {
   type ClusterNode,
+  clusterNodeOptions,
   keySlot,
   type LocalRedisCluster,
   parseClusterNodes,
@@ -227,14 +228,7 @@ export function inspector(cluster: LocalRedisCluster): Cluster {
 /** The options a cluster node of local/redis-cluster.ts runs with (to start it again in its directory). */
 export function clusterNodeArgs(nodeTimeoutMs: number, dir: string): string[] {
   return [
-    '--cluster-enabled',
-    'yes',
-    '--cluster-config-file',
-    'nodes.conf',
-    '--cluster-node-timeout',
-    String(nodeTimeoutMs),
-    '--repl-diskless-sync-delay',
-    '0',
+    ...clusterNodeOptions(nodeTimeoutMs),
     // After the starter's own --dir: the node's directory, with its nodes.conf (its id and epoch).
     '--dir',
     dir,
