@@ -40,6 +40,7 @@ import Redis, { Cluster } from 'ioredis';
 import { localFunctionEnv } from '../../local/function-env';
 import { Gateway } from '../../local/gateway';
 import { generateSecret, mintToken, type TokenClaims } from '../../local/tokens';
+import { registerAsSkipped } from '../../test/support/skip';
 import {
   type StackDynamoDB,
   stackDynamoDB,
@@ -239,23 +240,9 @@ export function itRequires(
  * `skipped: <name> (<reason>)` that prints the reason and passes; its hooks are not registered.
  */
 function registerSkipped(group: string, reason: string, body: (ctx: TargetContext) => void): void {
-  const g = globalThis as unknown as Record<string, unknown>;
-  const names = ['it', 'test', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
-  const saved = Object.fromEntries(names.map((n) => [n, g[n]]));
-  const realIt = it;
-  const skipped = (name: string) =>
-    realIt(`skipped: ${name} (${reason})`, () => {
-      console.warn(`[integration] ${group} › ${name}: skipped: ${reason}`);
-    });
-  const noop = () => {};
-  Object.assign(g, {
-    it: skipped,
-    test: skipped,
-    beforeAll: noop,
-    afterAll: noop,
-    beforeEach: noop,
-    afterEach: noop,
-  });
+  const restore = registerAsSkipped(reason, (name) =>
+    console.warn(`[integration] ${group} › ${name}: skipped: ${reason}`),
+  );
   const ctx: TargetContext = {
     get target(): Target {
       throw new Error(`skipped: ${reason}`);
@@ -266,7 +253,7 @@ function registerSkipped(group: string, reason: string, body: (ctx: TargetContex
     body(ctx);
   } finally {
     skippingGroup = false;
-    Object.assign(g, saved);
+    restore();
   }
 }
 

@@ -7,12 +7,19 @@
 import { testClusterUrl } from './stack-redis';
 
 export function skipFile(reason: string, label: string): void {
+  registerAsSkipped(reason, (name) => console.warn(`[${label}] ${name}: skipped: ${reason}`));
+}
+
+/**
+ * Replaces this test file's `it`/`test` by a test named `skipped: <name> (<reason>)` that calls
+ * `warn(name)` and passes, and its hooks by no-ops; returns what puts the real ones back.
+ */
+export function registerAsSkipped(reason: string, warn: (name: string) => void): () => void {
   const g = globalThis as unknown as Record<string, unknown>;
+  const names = ['it', 'test', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach'] as const;
+  const saved = Object.fromEntries(names.map((n) => [n, g[n]]));
   const realIt = it;
-  const skipped = (name: string) =>
-    realIt(`skipped: ${name} (${reason})`, () => {
-      console.warn(`[${label}] ${name}: skipped: ${reason}`);
-    });
+  const skipped = (name: string) => realIt(`skipped: ${name} (${reason})`, () => warn(name));
   const noop = () => {};
   Object.assign(g, {
     it: skipped,
@@ -22,6 +29,7 @@ export function skipFile(reason: string, label: string): void {
     beforeEach: noop,
     afterEach: noop,
   });
+  return () => Object.assign(g, saved);
 }
 
 /** `skipFile` on the cluster target (handlers-cluster, integration-cluster). */
