@@ -19,10 +19,10 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Cluster } from 'ioredis';
 import { RemoteManagementApi } from '../local/management-api';
 import { type ClusterNode, keySlot, type LocalRedisCluster, startRedisCluster } from '../local/redis-cluster';
-import { lambdaContext, type TestCaller, wsEvent } from '../test/support/events';
+import { lambdaContext, type TestCaller } from '../test/support/events';
 import { countWrites, type MonitorLine, nodeConnections, watchCommands } from '../test/support/monitor';
 import type { Figures } from './lib/results';
-import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
+import { BENCH_HANDLER_ENV, chatEvent, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 import { CONFIRMED_ENV, type Instance, loadInstance } from './replica';
 
@@ -35,8 +35,6 @@ export interface ClusterBenchOptions {
 export const CLUSTER_ROOM_SIZE = 30;
 /** Redis round trips per sendMessage on a cluster (--check), with and without replica-confirmed acks. */
 export const CLUSTER_ROUNDTRIPS_TARGET = 1;
-
-const TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
 
 const member = memberMaker('c');
 
@@ -100,16 +98,7 @@ export async function runClusterBenches({ figures, quick }: ClusterBenchOptions)
     /** One send until its ack (an `unavailable` answer is resent with the same clientMsgId); its attempts. */
     const send = async (mode: Mode, room: Mode['rooms'][number], i: number) => {
       const caller = room.members[i % room.members.length] as TestCaller;
-      const event = wsEvent(
-        caller,
-        'sendMessage',
-        JSON.stringify({
-          action: 'sendMessage',
-          kind: 'chat',
-          data: { text: TEXT },
-          clientMsgId: `k${++msg}`,
-        }),
-      );
+      const event = chatEvent(caller, `k${++msg}`);
       const posts = await api.postCount();
       let attempts = 0;
       const ms = await timeMs(async () => {

@@ -19,7 +19,7 @@ import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { startRedisServer } from '../test/support/redis-server';
 import type { Figures } from './lib/results';
-import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
+import { BENCH_HANDLER_ENV, BENCH_TEXT, chatEvent, chatMessage, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 import { SCAN_PAGE_SIZE, ScanAllStore } from './scan-baseline';
 
@@ -31,7 +31,6 @@ export interface HandlerBenchOptions {
   redisUrl: string;
 }
 
-const TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
 export const ROUND_TRIP_MS = 20;
 export const FANOUT_SIZES = [1, 10, 30, 100, 300];
 export const LOOKUP_SCALES = [1_000, 10_000, 100_000];
@@ -77,17 +76,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
   };
 
   let msgCounter = 0;
-  const sendEvent = (caller: TestCaller) =>
-    wsEvent(
-      caller,
-      'sendMessage',
-      JSON.stringify({
-        action: 'sendMessage',
-        kind: 'chat',
-        data: { text: TEXT },
-        clientMsgId: `c${++msgCounter}`,
-      }),
-    );
+  const sendEvent = (caller: TestCaller) => chatEvent(caller, `c${++msgCounter}`);
 
   /** One sendMessage through the real handler; checks the ack and the number of posts. */
   const timedSend = async (caller: TestCaller, recipients: number): Promise<number> => {
@@ -107,12 +96,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
 
   /** The store step of sendMessage exactly as the handler does it (same script, same frame). */
   const append = (caller: TestCaller, into = store) => {
-    const parts = shared.messageParts({
-      classRoomId: caller.classRoomId,
-      from: { userId: caller.userId, name: caller.name ?? caller.userId, role: caller.role ?? 'student' },
-      kind: 'chat',
-      data: { text: TEXT },
-    });
+    const parts = shared.messageParts(chatMessage(caller));
     return into
       .append({
         roomId: caller.classRoomId,
@@ -415,12 +399,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
       const scanSamples = keep ? Math.max(1, Math.round((quick ? 5 : 8) / Math.sqrt(s.scale / 1000))) : 1;
       for (let i = 0; i < scanSamples; i++) {
         const caller = pick(s, i + 3);
-        const parts = shared.messageParts({
-          classRoomId: caller.classRoomId,
-          from: { userId: caller.userId, name: caller.name ?? caller.userId, role: caller.role ?? 'student' },
-          kind: 'chat',
-          data: { text: TEXT },
-        });
+        const parts = shared.messageParts(chatMessage(caller));
         const posts = await api.postCount();
         let scanMs = 0;
         const totalMs = await timeMs(async () => {
@@ -574,7 +553,7 @@ export async function runHandlerBenches({ figures, quick, redisUrl }: HandlerBen
       classRoomId: writer.classRoomId,
       from: { userId: writer.userId, name: writer.name ?? writer.userId, role: 'teacher' },
       kind: 'chat',
-      data: { text: TEXT },
+      data: { text: BENCH_TEXT },
     });
     const r = await store.append({
       roomId: writer.classRoomId,

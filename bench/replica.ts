@@ -27,7 +27,7 @@ import type { Route } from '../test/support/harness';
 import { watchCommands } from '../test/support/monitor';
 import { type RedisProcess, startRedisServer } from '../test/support/redis-server';
 import type { Figures } from './lib/results';
-import { BENCH_HANDLER_ENV, memberMaker, seedRoom } from './lib/rooms';
+import { BENCH_HANDLER_ENV, chatEvent, chatMessage, memberMaker, seedRoom } from './lib/rooms';
 import { median, percentile, timeMs } from './lib/stats';
 
 type Shared = typeof import('@classroom/shared');
@@ -61,7 +61,6 @@ export const RESUME_HEAP_TARGET_PAGES = 16;
 export const ACK_RATIO_TARGET = 3;
 
 const ROOT = join(__dirname, '..');
-const TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
 
 /** One copy of the layer and the two handlers, with the environment it was loaded and first used with. */
 export interface Instance {
@@ -217,11 +216,7 @@ async function ackLatency({ figures, quick, api, primary, unconfirmed, confirmed
   /** One sendMessage until its ack: an `unavailable` answer is resent with the same clientMsgId, as the SDK does. */
   const timedSend = async (mode: Mode): Promise<number> => {
     const caller = mode.room[mode.sent++ % mode.room.length] as TestCaller;
-    const event = wsEvent(
-      caller,
-      'sendMessage',
-      JSON.stringify({ action: 'sendMessage', kind: 'chat', data: { text: TEXT }, clientMsgId: `a${++msg}` }),
-    );
+    const event = chatEvent(caller, `a${++msg}`);
     const posts = await api.postCount();
     let result: APIGatewayProxyResult | undefined;
     const ms = await timeMs(async () => {
@@ -242,12 +237,7 @@ async function ackLatency({ figures, quick, api, primary, unconfirmed, confirmed
   const timedAppend = async (mode: Mode): Promise<number> => {
     const caller = mode.room[mode.sent++ % mode.room.length] as TestCaller;
     const { shared } = mode.instance;
-    const parts = shared.messageParts({
-      classRoomId: caller.classRoomId,
-      from: { userId: caller.userId, name: caller.name ?? caller.userId, role: caller.role ?? 'student' },
-      kind: 'chat',
-      data: { text: TEXT },
-    });
+    const parts = shared.messageParts(chatMessage(caller));
     const instanceStore = await shared.roomStore();
     const dedupe = { scope: caller.userId, key: `s${++msg}` };
     let status = '';

@@ -1,5 +1,27 @@
 /** What the benchmarks share to set up rooms and the handlers' environment. */
-import { connectionId, type TestCaller } from '../../test/support/events';
+import { connectionId, type TestCaller, wsEvent } from '../../test/support/events';
+
+/** The text of every bench chat message (81 characters, a chat line). */
+export const BENCH_TEXT = 'The quick brown fox jumps over the lazy dog, again and again, for the benchmark.';
+
+/** A sendMessage event from `caller`: a chat of `text` with `clientMsgId`. */
+export function chatEvent(caller: TestCaller, clientMsgId: string, text = BENCH_TEXT) {
+  return wsEvent(
+    caller,
+    'sendMessage',
+    JSON.stringify({ action: 'sendMessage', kind: 'chat', data: { text }, clientMsgId }),
+  );
+}
+
+/** The message a chat of `text` from `caller` becomes (what the store step's `messageParts` takes). */
+export function chatMessage(caller: TestCaller, text = BENCH_TEXT) {
+  return {
+    classRoomId: caller.classRoomId,
+    from: { userId: caller.userId, name: caller.name ?? caller.userId, role: caller.role ?? 'student' },
+    kind: 'chat',
+    data: { text },
+  };
+}
 
 /** The environment every bench sets for the handlers beside its own (AWS client, quiet Powertools). */
 export const BENCH_HANDLER_ENV: Record<string, string> = {
