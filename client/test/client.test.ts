@@ -118,6 +118,11 @@ function setup(options: Partial<ClassroomClientOptions> = {}) {
 }
 
 const last = () => FakeSocket.instances[FakeSocket.instances.length - 1] as FakeSocket;
+/** How many resume requests the current socket has sent. */
+const resumesSent = () =>
+  last()
+    .actions()
+    .filter((a) => a === 'resume').length;
 
 beforeEach(() => {
   FakeSocket.instances = [];
@@ -342,11 +347,7 @@ describe('Class: ClassroomClient', () => {
         [3, 'history'],
       ]);
       expect(synced).toHaveBeenCalledWith({ lastSeq: 3, complete: true });
-      expect(
-        last()
-          .actions()
-          .filter((a) => a === 'resume'),
-      ).toHaveLength(1);
+      expect(resumesSent()).toBe(1);
       expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 3]);
     });
 
@@ -369,11 +370,7 @@ describe('Class: ClassroomClient', () => {
       expect(historyResets).toEqual([{ previousEpoch: EPOCH_A, epoch: EPOCH_B, previousSeq: 2 }]);
       expect(received.map((m) => m.seq)).toEqual([1, 2, 1, 2]);
       expect(synced).toHaveBeenCalledWith({ lastSeq: 2, complete: true });
-      expect(
-        last()
-          .actions()
-          .filter((a) => a === 'resume'),
-      ).toHaveLength(1);
+      expect(resumesSent()).toBe(1);
       expect([client.epoch, client.lastSeq]).toEqual([EPOCH_B, 2]);
     });
 
@@ -437,19 +434,13 @@ describe('Class: ClassroomClient', () => {
       // Act
       last().receive({ type: 'error', code: 'unavailable', message: 'failover', action: 'resume' });
       await jest.advanceTimersByTimeAsync(124);
-      const early = last()
-        .actions()
-        .filter((a) => a === 'resume').length;
+      const early = resumesSent();
       await jest.advanceTimersByTimeAsync(1);
       last().receive(history([message(1)], 1));
 
       // Assess
       expect(early).toBe(1);
-      expect(
-        last()
-          .actions()
-          .filter((a) => a === 'resume'),
-      ).toHaveLength(2);
+      expect(resumesSent()).toBe(2);
       expect(received.map((m) => m.seq)).toEqual([1]);
       expect(errors).toEqual([]);
     });
@@ -467,11 +458,7 @@ describe('Class: ClassroomClient', () => {
       }
 
       // Assess
-      expect(
-        last()
-          .actions()
-          .filter((a) => a === 'resume'),
-      ).toHaveLength(3);
+      expect(resumesSent()).toBe(3);
       expect(errors).toEqual([expect.objectContaining({ name: 'ServerError', code: 'unavailable' })]);
     });
 
