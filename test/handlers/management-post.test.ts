@@ -326,16 +326,24 @@ describe('Function: guardedPoster, when an SDK change breaks the direct path', (
     return calls;
   }
 
-  /** The request handler answers the direct path's requests with `broken` (not sending them). */
-  function breakHandler(sdk: ApiGatewayManagementApiClient, broken: () => Promise<unknown>) {
+  /** Every request of `sdk` goes through `intercept`, which answers it itself or sends it (`send`). */
+  function interceptRequests(
+    sdk: ApiGatewayManagementApiClient,
+    intercept: (request: Request, send: () => Promise<unknown>) => Promise<unknown>,
+  ): void {
     const handler = partsOf(sdk).requestHandler;
     const original = handler.handle.bind(handler);
+    handler.handle = async (request, options) => intercept(request, () => original(request, options));
+  }
+
+  /** The request handler answers the direct path's requests with `broken` (not sending them). */
+  function breakHandler(sdk: ApiGatewayManagementApiClient, broken: () => Promise<unknown>) {
     const calls = { direct: 0 };
-    handler.handle = async (request, options) => {
-      if (!isDirect(request)) return original(request, options);
+    interceptRequests(sdk, async (request, send) => {
+      if (!isDirect(request)) return send();
       calls.direct++;
       return broken();
-    };
+    });
     return calls;
   }
 
@@ -463,13 +471,11 @@ describe('Function: guardedPoster, when an SDK change breaks the direct path', (
       credentials: CREDENTIALS,
       maxAttempts: 1,
     });
-    const handler = partsOf(sdk).requestHandler;
-    const original = handler.handle.bind(handler);
     const paths: string[] = [];
-    handler.handle = async (request, options) => {
+    interceptRequests(sdk, async (request, send) => {
       paths.push(isDirect(request) ? 'direct' : 'command');
-      return original(request, options);
-    };
+      return send();
+    });
     const post = guardedPoster(sdk, dead, warn);
     // Act
     const errors = [
@@ -485,13 +491,11 @@ describe('Function: guardedPoster, when an SDK change breaks the direct path', (
   it('a reset on a direct path that has delivered is a blip: that post resent through the command, the direct path kept', async () => {
     // Prepare: the handler works, but the second direct request meets a reset socket.
     const sdk = client();
-    const handler = partsOf(sdk).requestHandler;
-    const original = handler.handle.bind(handler);
     let direct = 0;
-    handler.handle = async (request, options) => {
+    interceptRequests(sdk, async (request, send) => {
       if (isDirect(request) && ++direct === 2) throw reset();
-      return original(request, options);
-    };
+      return send();
+    });
     const post = guardedPoster(sdk, endpoint, warn);
     // Act
     for (const id of ['one', 'two', 'three']) await post(id, Buffer.from(id));
@@ -507,13 +511,11 @@ describe('Function: guardedPoster, when an SDK change breaks the direct path', (
   it('a TypeError on a direct path that has delivered still switches (code, not network)', async () => {
     // Prepare: the direct path works for one post, then its handler throws a TypeError.
     const sdk = client();
-    const handler = partsOf(sdk).requestHandler;
-    const original = handler.handle.bind(handler);
     let direct = 0;
-    handler.handle = async (request, options) => {
+    interceptRequests(sdk, async (request, send) => {
       if (isDirect(request) && ++direct >= 2) throw new TypeError('x is not a function');
-      return original(request, options);
-    };
+      return send();
+    });
     const post = guardedPoster(sdk, endpoint, warn);
     // Act
     for (const id of ['one', 'two', 'three']) await post(id, Buffer.from(id));
