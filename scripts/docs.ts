@@ -348,6 +348,30 @@ export function benchRenderers(b: BenchFigures): Record<string, Renderer> {
         ['l', 'r', 'r', 'r'],
       ) +
       `\n\nThe layer: ${b.kb('bundle_bytes_layer')} (gzip ${b.fromNote('bundle_bytes_layer', 'gzip')} KB); loading it alone takes ${b.v('coldstart_load_ms_layer')} ms.`,
+    'bench-isolation': () => {
+      const rows: [string, string][] = [
+        ['paced delivery latency p50', 'p50'],
+        ['paced delivery latency p99', 'p99'],
+        ['saturated deliveries/s', 'throughput'],
+        ['saturated latency p99', 'saturated_p99'],
+        ['server CPU per 1,000 deliveries', 'cpu'],
+        ['server RSS after the run', 'rss'],
+      ];
+      const ratios = table(
+        ['workers / in process', 'as the emulator runs', 'pool pre-grown'],
+        [
+          ...rows.map(([label, k]) => [
+            label,
+            `×${b.v(`isolation_${k}_ratio`)}`,
+            `×${b.v(`isolation_steady_${k}_ratio`)}`,
+          ]),
+          ['1,000 handshakes, 50 at a time', `×${b.v('isolation_connect_ratio')}`, '–'],
+        ],
+        ['l', 'r', 'r'],
+      );
+      const p = b.results as Results & { parts?: Record<string, { date: string }> };
+      return `${ratios}\n\nA worker's cold start (spawn to ready, bundle built): AuthorizerFunction ${b.v('isolation_worker_cold_start_ms_authorizer')} ms, ConnectFunction ${b.v('isolation_worker_cold_start_ms_connect')} ms, SendMessageFunction ${b.v('isolation_worker_cold_start_ms_sendmessage')} ms (×${b.v('isolation_worker_cold_start_vs_inprocess_first_load')} the former first load in process, ${b.v('isolation_inprocess_first_load_ms')} ms; the slowest later one there in ${b.v('isolation_inprocess_next_load_ms')} ms). A warm worker holds ${b.v('isolation_rss_mb_per_warm_worker')} MB of RSS; the former runtime grew by ${b.v('isolation_inprocess_rss_growth_mb')} MB for three functions together. One run (${p.parts?.isolation?.date ?? b.results.date}) with a CI run loading the same 2 cores: the ratios are of the same run, the absolute latencies of that run are not shown.`;
+    },
     'bench-e2e': () =>
       table(
         ['1,000 clients, rooms of 30', 'gateway emulator + handlers', 'Socket.IO + redis-adapter', 'ratio'],
