@@ -33,7 +33,7 @@ import { numberArg, parseArgs, runMain } from './support/args';
 import { withMachineDelay } from './support/bounds';
 import { DynamoProxy } from './support/dynamodb-proxy';
 import { type IntegrityFigures, integrity, snapshotRooms } from './support/integrity';
-import { DrillMember } from './support/member';
+import { type DrillMember, tryHandshake } from './support/member';
 import { type FigureValue, report, trafficColumns } from './support/report';
 import { type DrillStack, startDrillStack } from './support/stack';
 import { type AckRecord, Traffic, type TrafficFigures } from './support/traffic';
@@ -556,20 +556,6 @@ export interface OutageResult {
   line: string;
 }
 
-async function tryHandshake(stack: DrillStack, room: string): Promise<{ status: string; ms: number }> {
-  const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>
-    stack.memberUrl(id, r),
-  );
-  const started = Date.now();
-  try {
-    await member.connect(LAMBDA_TIMEOUT_MS + 5000);
-    await member.close();
-    return { status: '101', ms: Date.now() - started };
-  } catch (error) {
-    return { status: (error as Error).message.replace('HTTP ', ''), ms: Date.now() - started };
-  }
-}
-
 export async function runOutageDrill(options: OutageOptions): Promise<OutageResult> {
   return withDynamoStack(
     'outage',
@@ -595,7 +581,7 @@ export async function runOutageDrill(options: OutageOptions): Promise<OutageResu
           const startedAt = Date.now();
           if (kind === 'refuse') await proxy.refuse();
           else proxy.hang();
-          const handshake = await tryHandshake(stack, rooms[0] as string);
+          const handshake = await tryHandshake(stack, rooms[0] as string, LAMBDA_TIMEOUT_MS + 5000);
           await sleep(Math.max(0, options.outageMs - (Date.now() - startedAt)));
           await proxy.restore();
           const backAt = Date.now();

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
 import { type IntegrityFigures, integrity, integrityHolds, snapshotRooms } from './support/integrity';
-import { DrillMember } from './support/member';
+import { tryHandshake } from './support/member';
 import { RedisNode, waitFor } from './support/redis-node';
 import { byReason, report } from './support/report';
 import { gapFree, roomState } from './support/room-state';
@@ -97,19 +97,6 @@ async function info(node: RedisNode, section: string): Promise<Record<string, st
   return out;
 }
 
-async function tryHandshake(stack: DrillStack, room: string): Promise<string> {
-  const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>
-    stack.memberUrl(id, r),
-  );
-  try {
-    await member.connect(5000);
-    await member.close();
-    return '101';
-  } catch (error) {
-    return (error as Error).message.replace('HTTP ', '');
-  }
-}
-
 /** Writes Redis refused for want of memory so far (`errorstat_OOM`). */
 async function oomErrors(node: RedisNode): Promise<number> {
   const line = (await node.admin.info('errorstats')).match(/errorstat_OOM:count=(\d+)/);
@@ -156,7 +143,8 @@ export async function runEvictionDrill(options: EvictionOptions): Promise<Evicti
         50,
       ).catch(() => undefined);
       fullAt = (await oomErrors(node)) > 0 ? lastNotFull : undefined;
-      if (fullAt !== undefined) handshakeWhenFull = await tryHandshake(started, rooms[0] as string);
+      if (fullAt !== undefined)
+        handshakeWhenFull = (await tryHandshake(started, rooms[0] as string, 5000)).status;
       await sleep(options.refusingMs);
       // Nothing frees memory under noeviction: what is still refused is given up.
       await t.stop({ abandon: true });

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS } from '@classroom/shared';
 import { numberArg, parseArgs, runMain, trafficArgs } from './support/args';
-import { DrillMember } from './support/member';
+import { tryHandshake } from './support/member';
 import { RedisNode } from './support/redis-node';
 import { report, trafficColumns } from './support/report';
 import { gapFree, roomState } from './support/room-state';
@@ -87,20 +87,6 @@ export interface RedisDownResult {
   phases: OutagePhase[];
   rooms: RoomConsistency[];
   line: string;
-}
-
-async function tryHandshake(stack: DrillStack, room: string): Promise<{ status: string; ms: number }> {
-  const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>
-    stack.memberUrl(id, r),
-  );
-  const started = Date.now();
-  try {
-    await member.connect();
-    await member.close();
-    return { status: '101', ms: Date.now() - started };
-  } catch (error) {
-    return { status: (error as Error).message.replace('HTTP ', ''), ms: Date.now() - started };
-  }
 }
 
 async function consistency(node: RedisNode, room: string): Promise<RoomConsistency> {

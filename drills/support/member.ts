@@ -6,8 +6,10 @@
  * a correlation id (an `internal` error frame, API Gateway's "Internal server error") belongs to the one
  * in flight. Lean on purpose: a soak runs a thousand of these in one process.
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import type { DrillStack } from './stack';
 
 export type Source = 'live' | 'resume' | 'own';
 
@@ -490,5 +492,27 @@ export class DrillMember {
     void this.resumeUntilDone().finally(() => {
       this.resumeQueued = false;
     });
+  }
+}
+
+/**
+ * One handshake of a latecomer to `room`: `101` when it opened (then closed), else the refusal's status (e.g.
+ * `500`), with how long the answer took.
+ */
+export async function tryHandshake(
+  stack: Pick<DrillStack, 'memberUrl'>,
+  room: string,
+  timeoutMs?: number,
+): Promise<{ status: string; ms: number }> {
+  const member = new DrillMember({ userId: 'latecomer', name: 'Late', role: 'student' }, room, (id, r) =>
+    stack.memberUrl(id, r),
+  );
+  const started = Date.now();
+  try {
+    await member.connect(timeoutMs);
+    await member.close();
+    return { status: '101', ms: Date.now() - started };
+  } catch (error) {
+    return { status: (error as Error).message.replace('HTTP ', ''), ms: Date.now() - started };
   }
 }
