@@ -717,7 +717,10 @@ export function drillRenderers(results: Map<string, DrillResult>): Record<string
     throw new Error(`docs/results/drills: no entry in DRILLS (scripts/docs.ts) for ${unknown.join(', ')}`);
   const drill = (name: string) => {
     const r = results.get(name);
-    if (!r) throw new Error(`docs/results/drills has no ${name}.json (npm run drill:dynamodb, then npm run docs -- --drills)`);
+    if (!r)
+      throw new Error(
+        `docs/results/drills has no ${name}.json (npm run drill:dynamodb, then npm run docs -- --drills)`,
+      );
     return (key: string) => {
       const v = r.figures[key];
       if (v === undefined) throw new Error(`docs/results/drills/${name}.json has no figure "${key}"`);
@@ -810,6 +813,23 @@ export function costRenderers(): Record<string, Renderer> {
 
 export function storeChoiceRenderers(b: BenchFigures): Record<string, Renderer> {
   return {
+    'readme-cost': () => {
+      const prices = loadPrices();
+      const { ms } = loadMeasured(BENCH_RESULTS);
+      const template = loadTemplate();
+      const loads = ['small', 'default'] as const;
+      const bills = loads.map((load) => compareAt(LOADS[load], prices, ms, template));
+      return table(
+        ['', 'standard', 'lean', 'dynamodb'],
+        loads.map((load, i) => [
+          LOAD_LABELS[load].replace(/ of 31.*$/, ''),
+          ...(['standard', 'lean', 'dynamodb'] as const).map((profile) =>
+            money((bills[i] as (typeof bills)[number])[profile].total),
+          ),
+        ]),
+        ['l', 'r', 'r', 'r'],
+      );
+    },
     'dynamodb-choice': () => {
       const prices = loadPrices();
       const { ms } = loadMeasured(BENCH_RESULTS);
